@@ -1,0 +1,397 @@
+//! The core: seal state machine (uninitialized → sealed ⇄ unsealed) and the entry point of the request pipeline.
+
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use api_spec::sys::{InitRequest, InitResponse, SealStatus};
+use arc_swap::ArcSwap;
+use auth_token::TokenStore;
+use barrier::{Barrier, RootKey, ShamirSeal};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use storage::{Backend, Storage, View};
+use zeroize::Zeroizing;
+
+use crate::seal_config::SealConfig;
+use crate::unseal::{decode_share, Progress};
+use crate::{paths, sys, Clock, Cluster, CoreError, Request, Response, SystemClock};
+
+/// Settings the node passes to the core.
+pub struct CoreOptions {
+    /// Overrides the generated cluster name.
+    pub cluster_name: Option<String>,
+    /// This node's API address, advertised as the leader address.
+    pub api_addr: Option<String>,
+    /// This node's cluster address.
+    pub cluster_addr: Option<String>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for CoreOptions {
+    fn default() -> Self {
+        Self { cluster_name: None, api_addr: None, cluster_addr: None, clock: Arc::new(SystemClock) }
+    }
+}
+
+/// The seal state. A type rather than nil-able fields: an unsealed core always has its token store.
+enum State {
+    Uninitialized,
+    Sealed(SealConfig),
+    Unsealed(Arc<Unsealed>),
+}
+
+/// What exists only while unsealed.
+pub(crate) struct Unsealed {
+    pub(crate) seal: SealConfig,
+    pub(crate) tokens: TokenStore,
+    pub(crate) cluster: ClusterInfo,
+    pub(crate) active_since: SystemTime,
+    /// Background keyring auto-rotation; aborted when this is dropped (on seal).
+    _rotation: AbortOnDrop,
+}
+
+/// Name and id of the cluster, generated at init and stored through the barrier.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ClusterInfo {
+    pub(crate) v: u32,
+    pub(crate) name: String,
+    pub(crate) id: String,
+}
+
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            h.abort();
+        }
+    }
+}
+
+/// The server core. Shared as `Arc<Core>` by every listener.
+pub struct Core {
+    physical: Arc<dyn Backend>,
+    barrier: Arc<Barrier>,
+    cluster: Arc<dyn Cluster>,
+    opts: CoreOptions,
+    /// Read on every request without locking; replaced on init/unseal/seal.
+    state: ArcSwap<State>,
+    /// Serializes state transitions (init, unseal, seal).
+    transition: tokio::sync::Mutex<()>,
+    /// Shares entered so far; a std mutex, never held across an await.
+    progress: Mutex<Progress>,
+}
+
+/// How often the keyring auto-rotation check runs.
+const ROTATION_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl Core {
+    /// Builds the core over `physical` and reads whether it is initialized. The core starts sealed.
+    pub async fn new(physical: Arc<dyn Backend>, cluster: Arc<dyn Cluster>, opts: CoreOptions) -> Result<Arc<Self>, CoreError> {
+        let barrier = Arc::new(Barrier::new(physical.clone()));
+        let state = match (barrier.is_initialized().await?, SealConfig::load(physical.as_ref()).await?) {
+            (true, Some(cfg)) => State::Sealed(cfg),
+            (true, None) => return Err(CoreError::Internal("storage has a keyring but no seal configuration".into())),
+            (false, _) => State::Uninitialized,
+        };
+        Ok(Arc::new(Self {
+            physical,
+            barrier,
+            cluster,
+            opts,
+            state: ArcSwap::from_pointee(state),
+            transition: tokio::sync::Mutex::new(()),
+            progress: Mutex::new(Progress::default()),
+        }))
+    }
+
+    pub(crate) fn barrier(&self) -> &Barrier {
+        &self.barrier
+    }
+
+    pub(crate) fn cluster(&self) -> &dyn Cluster {
+        self.cluster.as_ref()
+    }
+
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.opts.clock.as_ref()
+    }
+
+    /// Whether `sys/init` has run.
+    pub fn is_initialized(&self) -> bool {
+        !matches!(**self.state.load(), State::Uninitialized)
+    }
+
+    /// Whether the barrier is sealed (true when uninitialized too).
+    pub fn is_sealed(&self) -> bool {
+        !matches!(**self.state.load(), State::Unsealed(_))
+    }
+
+    pub(crate) fn unsealed(&self) -> Result<Arc<Unsealed>, CoreError> {
+        match &**self.state.load() {
+            State::Unsealed(u) => Ok(u.clone()),
+            _ => Err(CoreError::Sealed),
+        }
+    }
+
+    /// The cluster this core serves, as `sys/health` and `sys/leader` report it.
+    pub fn cluster_status(&self) -> crate::ClusterStatus {
+        self.cluster.status()
+    }
+
+    /// Whether storage is replicated (raft).
+    pub fn ha_enabled(&self) -> bool {
+        self.cluster.ha_enabled()
+    }
+
+    /// When this node last became active, if unsealed.
+    pub fn active_since(&self) -> Option<SystemTime> {
+        self.unsealed().ok().map(|u| u.active_since)
+    }
+
+    /// Cluster name and id, if unsealed.
+    pub fn cluster_identity(&self) -> Option<(String, String)> {
+        self.unsealed().ok().map(|u| (u.cluster.name.clone(), u.cluster.id.clone()))
+    }
+
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> SystemTime {
+        self.opts.clock.now()
+    }
+
+    /// `GET sys/seal-status`.
+    pub fn seal_status(&self) -> SealStatus {
+        let state = self.state.load();
+        let (initialized, sealed, cfg) = match &**state {
+            State::Uninitialized => (false, true, None),
+            State::Sealed(c) => (true, true, Some(c)),
+            State::Unsealed(u) => (true, false, Some(&u.seal)),
+        };
+        let (progress, nonce) = match self.progress.lock() {
+            Ok(p) => (p.count() as u64, p.nonce().to_owned()),
+            Err(_) => (0, String::new()),
+        };
+        let unsealed = match &**state {
+            State::Unsealed(u) => Some(u.clone()),
+            _ => None,
+        };
+        SealStatus {
+            seal_type: cfg.map(|c| c.seal_type.clone()).unwrap_or_else(|| "shamir".into()),
+            initialized,
+            sealed,
+            t: cfg.map(|c| u64::from(c.secret_threshold)).unwrap_or(0),
+            n: cfg.map(|c| u64::from(c.secret_shares)).unwrap_or(0),
+            progress,
+            nonce,
+            version: api_spec::VERSION.into(),
+            build_date: String::new(),
+            commit_date: String::new(),
+            migration: false,
+            recovery_seal: false,
+            storage_type: self.cluster.storage_type().into(),
+            cluster_name: unsealed.as_ref().map(|u| u.cluster.name.clone()),
+            cluster_id: unsealed.as_ref().map(|u| u.cluster.id.clone()),
+        }
+    }
+
+    /// `POST sys/init`: creates the root key, the keyring and the root token, and leaves the server sealed.
+    pub async fn initialize(&self, req: InitRequest) -> Result<InitResponse, CoreError> {
+        let _t = self.transition.lock().await;
+        if self.is_initialized() || self.barrier.is_initialized().await? {
+            return Err(CoreError::AlreadyInitialized);
+        }
+        if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty()) || req.root_token_pgp_key.as_ref().is_some_and(|k| !k.is_empty()) {
+            return Err(CoreError::InvalidRequest("PGP-encrypted key shares are not supported".into()));
+        }
+        if req.recovery_shares.is_some() || req.recovery_threshold.is_some() || req.recovery_pgp_keys.is_some() {
+            return Err(CoreError::InvalidRequest("parameters recovery_shares not applicable to seal type shamir".into()));
+        }
+        let cfg = SealConfig::shamir(req.secret_shares, req.secret_threshold)?;
+
+        let root = RootKey::generate()?;
+        let kek = ShamirSeal::generate_kek()?;
+        // With one share the share is the key itself, as in OpenBao.
+        let shares = if cfg.secret_shares == 1 {
+            vec![kek.clone()]
+        } else {
+            barrier::shamir::split(&kek, cfg.secret_shares, cfg.secret_threshold)?
+        };
+        // Order matters for crash safety: `is_initialized` looks at the keyring, so it is written last; a crash
+        // before that leaves an uninitialized server that can be initialized again.
+        cfg.store(self.physical.as_ref()).await?;
+        barrier::store_root_key(self.physical.as_ref(), &ShamirSeal::new(kek)?, &root).await?;
+        self.barrier.initialize(&root).await?;
+
+        self.barrier.unseal(&root).await?;
+        let setup = self.post_unseal_setup(true).await;
+        let root_token = match setup {
+            Ok((tokens, _)) => tokens.create_root(None, self.clock().unix()).await.map(|(t, _)| t),
+            Err(e) => Err(auth_token::TokenError::InvalidRequest(e.to_string())),
+        };
+        self.barrier.seal();
+        let root_token = root_token?;
+        self.state.store(Arc::new(State::Sealed(cfg)));
+        tracing::info!("core initialized");
+
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Ok(InitResponse {
+            keys: shares.iter().map(hex::encode).collect(),
+            keys_base64: shares.iter().map(|s| b64.encode(s.as_slice())).collect(),
+            recovery_keys: Vec::new(),
+            recovery_keys_base64: Vec::new(),
+            root_token: root_token.to_string(),
+        })
+    }
+
+    /// `POST sys/unseal`: adds one share (or resets), and unseals once the threshold is reached.
+    pub async fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus, CoreError> {
+        let _t = self.transition.lock().await;
+        let cfg = match &**self.state.load() {
+            State::Uninitialized => return Err(CoreError::InvalidRequest("Vault is not initialized".into())),
+            State::Unsealed(_) => return Ok(self.seal_status()),
+            State::Sealed(cfg) => cfg.clone(),
+        };
+        if reset {
+            self.lock_progress()?.reset();
+            return Ok(self.seal_status());
+        }
+        let share = decode_share(key.unwrap_or_default())?;
+        let shares = {
+            let mut p = self.lock_progress()?;
+            p.add(share);
+            if p.count() < usize::from(cfg.secret_threshold) {
+                None
+            } else {
+                Some(p.take())
+            }
+        };
+        let Some(shares) = shares else { return Ok(self.seal_status()) };
+
+        let kek = if shares.len() == 1 {
+            shares.into_iter().next().unwrap_or_default()
+        } else {
+            barrier::shamir::combine(&shares).map_err(|e| CoreError::InvalidRequest(format!("failed to unseal: {e}")))?
+        };
+        let seal = ShamirSeal::new(kek).map_err(|_| CoreError::InvalidRequest("failed to unseal: invalid key".into()))?;
+        let root = match barrier::load_root_key(self.physical.as_ref(), &seal).await {
+            Ok(root) => root,
+            Err(barrier::BarrierError::InvalidKey) => {
+                tracing::warn!("unseal attempt with an invalid key; progress reset");
+                return Err(CoreError::InvalidRequest(
+                    "failed to unseal: the key shares do not open the root key (wrong or mismatched shares); unseal progress was reset".into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.barrier.unseal(&root).await?;
+        match self.post_unseal_setup(false).await {
+            Ok((tokens, cluster)) => {
+                let rotation = self.spawn_rotation_check();
+                self.state.store(Arc::new(State::Unsealed(Arc::new(Unsealed {
+                    seal: cfg,
+                    tokens,
+                    cluster,
+                    active_since: self.now(),
+                    _rotation: rotation,
+                }))));
+                tracing::info!("core unsealed");
+                Ok(self.seal_status())
+            }
+            Err(e) => {
+                self.barrier.seal();
+                Err(e)
+            }
+        }
+    }
+
+    /// `-dev` mode: initializes with a single share, unseals, and gives the root token the chosen id.
+    /// Returns the unseal key (base64) and the root token.
+    pub async fn dev_init(&self, root_token_id: Option<&str>) -> Result<(String, Zeroizing<String>), CoreError> {
+        let init = self.initialize(InitRequest { secret_shares: Some(1), secret_threshold: Some(1), ..Default::default() }).await?;
+        let key = init.keys_base64.first().cloned().unwrap_or_default();
+        self.unseal(Some(&key), false).await?;
+        let Some(id) = root_token_id else { return Ok((key, Zeroizing::new(init.root_token.clone()))) };
+        let unsealed = self.unsealed()?;
+        unsealed.tokens.revoke(&init.root_token).await?;
+        let (token, _) = unsealed.tokens.create_root(Some(id), self.clock().unix()).await?;
+        Ok((key, token))
+    }
+
+    /// `POST sys/seal`: drops the keys from memory.
+    pub async fn seal(&self) -> Result<(), CoreError> {
+        let _t = self.transition.lock().await;
+        let cfg = match &**self.state.load() {
+            State::Unsealed(u) => u.seal.clone(),
+            State::Sealed(_) => return Ok(()),
+            State::Uninitialized => return Err(CoreError::InvalidRequest("Vault is not initialized".into())),
+        };
+        self.barrier.seal();
+        self.state.store(Arc::new(State::Sealed(cfg)));
+        self.lock_progress()?.reset();
+        tracing::info!("core sealed");
+        Ok(())
+    }
+
+    /// The logical request pipeline: sealed check, token, authorization, routing.
+    pub async fn handle(&self, req: Request) -> Result<Response, CoreError> {
+        let unsealed = self.unsealed()?;
+        let token = req.token.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
+        let Some(entry) = unsealed.tokens.lookup(token).await? else {
+            return Err(CoreError::PermissionDenied);
+        };
+        // Policies arrive with the ACL work; until then only root tokens exist and they may do everything.
+        if !entry.is_root() {
+            return Err(CoreError::PermissionDenied);
+        }
+        sys::route(self, &req).await
+    }
+
+    fn lock_progress(&self) -> Result<std::sync::MutexGuard<'_, Progress>, CoreError> {
+        self.progress.lock().map_err(|_| CoreError::Internal("unseal progress lock poisoned".into()))
+    }
+
+    /// Builds what an unsealed core needs; on the first unseal after init, creates the cluster identity.
+    async fn post_unseal_setup(&self, first: bool) -> Result<(TokenStore, ClusterInfo), CoreError> {
+        let plain: Arc<dyn Storage> = self.barrier.clone();
+        let tokens = TokenStore::new(View::new(plain, paths::TOKEN_VIEW));
+        let cluster = match self.barrier.get(paths::CLUSTER_INFO).await? {
+            Some(bytes) => serde_json::from_slice::<ClusterInfo>(&bytes)
+                .map_err(|e| CoreError::Internal(format!("cluster info is corrupt: {e}")))?,
+            None if first => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let suffix = id.get(..8).unwrap_or("00000000").to_owned();
+                let info = ClusterInfo { v: 1, name: format!("vault-cluster-{suffix}"), id };
+                let bytes = serde_json::to_vec(&info).map_err(|e| CoreError::Internal(e.to_string()))?;
+                self.barrier.put(paths::CLUSTER_INFO, &bytes).await?;
+                info
+            }
+            None => return Err(CoreError::Internal("cluster info missing".into())),
+        };
+        let cluster = match &self.opts.cluster_name {
+            Some(name) => ClusterInfo { name: name.clone(), ..cluster },
+            None => cluster,
+        };
+        Ok((tokens, cluster))
+    }
+
+    fn spawn_rotation_check(&self) -> AbortOnDrop {
+        let barrier = self.barrier.clone();
+        AbortOnDrop(Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(ROTATION_CHECK_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match barrier.rotate_if_needed().await {
+                    Ok(Some(status)) => tracing::info!(term = status.term, "keyring rotated automatically"),
+                    Ok(None) => {}
+                    Err(barrier::BarrierError::Sealed) => return,
+                    Err(e) => tracing::warn!(error = %e, "keyring auto-rotation check failed"),
+                }
+            }
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests;

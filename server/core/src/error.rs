@@ -1,0 +1,60 @@
+//! The core's error type. Only `server-http` turns it into a status code.
+
+/// Why the core refused or failed a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The server is sealed (503, "Vault is sealed").
+    #[error("Vault is sealed")]
+    Sealed,
+    /// The server has not been initialized yet.
+    #[error("Vault is not initialized")]
+    NotInitialized,
+    /// `sys/init` on an initialized server.
+    #[error("Vault is already initialized")]
+    AlreadyInitialized,
+    /// The client sent something invalid (400).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Missing, unknown or insufficient token (403).
+    #[error("permission denied")]
+    PermissionDenied,
+    /// No handler for the path (404 with OpenBao's message).
+    #[error("no handler for route \"{0}\". route entry not found.")]
+    UnsupportedPath(String),
+    /// The path exists but not with this operation (405).
+    #[error("unsupported operation")]
+    UnsupportedOperation,
+    /// Nothing stored at the path (404 with an empty error list).
+    #[error("not found")]
+    NotFound,
+    /// This node cannot serve the request now (503), e.g. it lost leadership.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Storage failed underneath.
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    /// A server-side failure with detail for the log, not the client (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<barrier::BarrierError> for CoreError {
+    fn from(e: barrier::BarrierError) -> Self {
+        match e {
+            barrier::BarrierError::Sealed => CoreError::Sealed,
+            barrier::BarrierError::Storage(s) => CoreError::Storage(s),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<auth_token::TokenError> for CoreError {
+    fn from(e: auth_token::TokenError) -> Self {
+        match e {
+            auth_token::TokenError::InvalidRequest(m) => CoreError::InvalidRequest(m),
+            auth_token::TokenError::Storage(s) => CoreError::Storage(s),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Coffer's core: the seal state machine, the request pipeline and the `sys/` handlers.
+//!
+//! It knows storage only through `storage::Backend` (ciphertext) and the barrier, and the cluster only through
+//! the [`Cluster`] trait, so it depends on no concrete engine, on no raft and on no HTTP framework.
+
+mod clock;
+mod cluster;
+mod core;
+mod error;
+mod paths;
+mod request;
+mod seal_config;
+mod sys;
+mod unseal;
+
+pub use crate::clock::{Clock, SystemClock};
+pub use crate::cluster::{Cluster, ClusterStatus, Standalone};
+pub use crate::core::{Core, CoreOptions};
+pub use crate::error::CoreError;
+pub use crate::request::{Operation, Request, Response, Token};

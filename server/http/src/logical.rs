@@ -1,0 +1,101 @@
+//! Everything under `/v1/` that is not a pre-unseal endpoint: verb → operation, token, body, then the core.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use server_core::{CoreError, Operation, Request, Token};
+
+use crate::{envelope, AppState, ApiError};
+
+/// `/v1/{*path}`.
+pub(crate) async fn handle(
+    State(s): State<AppState>,
+    Path(path): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    req: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let remote_addr = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let method = parts.method;
+    let list = query.get("list").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True"));
+    let operation = match method.as_str() {
+        "GET" if list => Operation::List,
+        "GET" => Operation::Read,
+        "LIST" => Operation::List,
+        "POST" | "PUT" => Operation::Update,
+        "DELETE" => Operation::Delete,
+        "PATCH" => Operation::Patch,
+        _ => return Err(ApiError::MethodNotAllowed),
+    };
+    let data = match operation {
+        Operation::Read | Operation::List | Operation::Delete => {
+            query.into_iter().filter(|(k, _)| k != "list").map(|(k, v)| (k, Value::String(v))).collect()
+        }
+        _ => read_json::<Option<Map<String, Value>>>(body, s.limits.max_request_size).await?.unwrap_or_default(),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let req = Request {
+        id: request_id.clone(),
+        operation,
+        path: path.trim_start_matches('/').to_owned(),
+        data,
+        token: client_token(&headers).map(Token),
+        remote_addr,
+    };
+    tracing::debug!(request_id = %req.id, path = %req.path, op = ?req.operation, "request");
+    let resp = match tokio::time::timeout(s.limits.max_request_duration, s.core.handle(req)).await {
+        Ok(r) => r?,
+        Err(_) => return Err(ApiError::Timeout),
+    };
+    Ok(envelope::respond(request_id, resp))
+}
+
+/// Anything outside `/v1/`.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+    CoreError::UnsupportedPath(uri.path().trim_start_matches('/').to_owned()).into()
+}
+
+/// `X-Vault-Token` wins; otherwise `Authorization: Bearer <token>`. Other Authorization schemes are ignored.
+fn client_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+        return Some(t.trim().to_owned());
+    }
+    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+}
+
+/// Reads at most `limit` bytes of body and parses them as JSON; an empty body parses as `null`/defaults.
+pub(crate) async fn read_json<T: DeserializeOwned + Default>(body: Body, limit: usize) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadJson(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn token_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(client_token(&h), None);
+        h.insert("authorization", HeaderValue::from_static("Bearer abc"));
+        assert_eq!(client_token(&h).as_deref(), Some("abc"));
+        h.insert("x-vault-token", HeaderValue::from_static("xyz"));
+        assert_eq!(client_token(&h).as_deref(), Some("xyz"), "X-Vault-Token wins");
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Basic dXNlcjpwdw=="));
+        assert_eq!(client_token(&h), None, "non-bearer schemes ignored");
+    }
+}
