@@ -204,7 +204,11 @@ impl Core {
         if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty()) || req.root_token_pgp_key.as_ref().is_some_and(|k| !k.is_empty()) {
             return Err(CoreError::InvalidRequest("PGP-encrypted key shares are not supported".into()));
         }
-        if req.recovery_shares.is_some() || req.recovery_threshold.is_some() || req.recovery_pgp_keys.is_some() {
+        // The CLI always sends the recovery fields, as zeros when unused.
+        let recovery = req.recovery_shares.unwrap_or(0) > 0
+            || req.recovery_threshold.unwrap_or(0) > 0
+            || req.recovery_pgp_keys.as_ref().is_some_and(|k| !k.is_empty());
+        if recovery {
             return Err(CoreError::InvalidRequest("parameters recovery_shares not applicable to seal type shamir".into()));
         }
         let cfg = SealConfig::shamir(req.secret_shares, req.secret_threshold)?;
@@ -377,12 +381,13 @@ impl Core {
 
     fn spawn_rotation_check(&self) -> AbortOnDrop {
         let barrier = self.barrier.clone();
+        let clock = self.opts.clock.clone();
         AbortOnDrop(Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(ROTATION_CHECK_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match barrier.rotate_if_needed().await {
+                match barrier.rotate_if_needed_at(clock.now()).await {
                     Ok(Some(status)) => tracing::info!(term = status.term, "keyring rotated automatically"),
                     Ok(None) => {}
                     Err(barrier::BarrierError::Sealed) => return,

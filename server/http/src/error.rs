@@ -68,8 +68,11 @@ fn core_status(e: &CoreError) -> (StatusCode, Vec<String>) {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, errors) = self.status_and_messages();
-        if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = %self, "request failed");
+        // Only a genuine server failure needs an operator; sealed/unavailable answers are expected states.
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), error = %self, "request refused");
         }
         (status, Json(ErrorBody { errors })).into_response()
     }

@@ -6,19 +6,39 @@ use std::net::SocketAddr;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
+use tracing::Instrument as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use server_core::{CoreError, Operation, Request, Token};
 
 use crate::{envelope, AppState, ApiError};
 
-/// `/v1/{*path}`.
+/// `/v1/{*path}`. Runs in a span carrying the request id, so a 500's detail is logged next to it.
 pub(crate) async fn handle(
     State(s): State<AppState>,
     Path(path): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     req: axum::extract::Request,
+) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::debug_span!("request", request_id = %request_id);
+    async move {
+        match handle_inner(s, path, query, req, request_id).await {
+            Ok(resp) => resp,
+            Err(e) => e.into_response(),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn handle_inner(
+    s: AppState,
+    path: String,
+    query: HashMap<String, String>,
+    req: axum::extract::Request,
+    request_id: String,
 ) -> Result<Response, ApiError> {
     let remote_addr = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let (parts, body) = req.into_parts();
@@ -40,7 +60,6 @@ pub(crate) async fn handle(
         }
         _ => read_json::<Option<Map<String, Value>>>(body, s.limits.max_request_size).await?.unwrap_or_default(),
     };
-    let request_id = uuid::Uuid::new_v4().to_string();
     let req = Request {
         id: request_id.clone(),
         operation,
@@ -49,7 +68,7 @@ pub(crate) async fn handle(
         token: client_token(&headers).map(Token),
         remote_addr,
     };
-    tracing::debug!(request_id = %req.id, path = %req.path, op = ?req.operation, "request");
+    tracing::debug!(path = %req.path, op = ?req.operation, "request");
     let resp = match tokio::time::timeout(s.limits.max_request_duration, s.core.handle(req)).await {
         Ok(r) => r?,
         Err(_) => return Err(ApiError::Timeout),

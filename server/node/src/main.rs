@@ -1,1 +1,39 @@
-fn main() {}
+//! The `coffer` binary: `coffer server ...` runs the server, every other subcommand is the vault-compatible client.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use server_node::cli::{self, Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(cli::normalize_args(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap uses 0 for --help/--version and 2 for usage errors, as the vault CLI does.
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1));
+        }
+    };
+    match cli.command {
+        Command::Server(args) => server_main(args),
+        other => ExitCode::from(u8::try_from(cli::run_client(&cli.global, other)).unwrap_or(1)),
+    }
+}
+
+fn server_main(args: cli::ServerArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error starting the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(server_node::server::main(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the cause chain on one line; never a Debug dump.
+            eprintln!("Error: {:#}", anyhow::Error::from(e));
+            ExitCode::from(1)
+        }
+    }
+}

@@ -10,8 +10,7 @@ pub(super) async fn rotate(core: &Core, req: &Request) -> Result<Response, CoreE
     if req.operation != Operation::Update {
         return Err(CoreError::UnsupportedOperation);
     }
-    let status = core.barrier().rotate().await?;
-    tracing::info!(term = status.term, "keyring rotated");
+    core.barrier().rotate().await?;
     Ok(Response::default())
 }
 
