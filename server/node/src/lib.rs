@@ -1,1 +1,8 @@
-//! placeholder
+//! The `coffer` binary's library: configuration, the vault-compatible CLI, and server startup.
+
+pub mod cli;
+mod cluster;
+pub mod config;
+mod logging;
+pub mod server;
+mod tls;

@@ -2,17 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use server_node::cli::{self, Cli, Command};
+use server_node::cli::{self, Command};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(cli::normalize_args(std::env::args_os())) {
+    // Usage errors exit 1 and --help 0, as the vault CLI does.
+    let cli = match cli::parse_cli(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            // clap uses 0 for --help/--version and 2 for usage errors, as the vault CLI does.
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1));
-        }
+        Err(code) => return ExitCode::from(u8::try_from(code).unwrap_or(1)),
     };
     match cli.command {
         Command::Server(args) => server_main(args),
