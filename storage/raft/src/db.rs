@@ -35,6 +35,7 @@ pub(crate) struct Files {
 /// state machine without its log (or the reverse) must not be served.
 pub(crate) fn open_files(dir: &Path, node_id: u64) -> Result<Files, RaftStoreError> {
     std::fs::create_dir_all(dir).map_err(|e| RaftStoreError::io(dir, e))?;
+    restrict_permissions(dir, 0o700)?;
     let log_path = dir.join(FileKind::Log.file_name());
     let sm_path = dir.join(FileKind::Sm.file_name());
     let log_len = file_len(&log_path)?;
@@ -132,6 +133,7 @@ fn builder(kind: FileKind) -> Builder {
 
 fn create(path: &Path, kind: FileKind, node_id: Option<u64>) -> Result<Database, RaftStoreError> {
     let db = builder(kind).create(path).map_err(|e| map_db(path, e))?;
+    restrict_permissions(path, 0o600)?;
     let init = || -> Result<(), redb::Error> {
         let txn = db.begin_write()?;
         {
@@ -395,4 +397,17 @@ mod tests {
         std::fs::remove_file(dir.path().join("log.redb")).unwrap();
         drop(open_files(dir.path(), 1).unwrap());
     }
+}
+
+/// Storage keys are readable in these files (values are ciphertext), so only the server's user may open them,
+/// as OpenBao does with its raft files.
+fn restrict_permissions(path: &Path, mode: u32) -> Result<(), RaftStoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| RaftStoreError::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
 }

@@ -60,6 +60,21 @@ async fn fresh_store_is_single_node_leader() {
     store.shutdown().await.unwrap();
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_files_are_private_to_the_server_user() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let store = RaftStore::open(cfg(&data)).await.unwrap();
+    store.shutdown().await.unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for f in ["log.redb", "sm.redb"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_after_shutdown_are_unavailable() {
     let dir = tempfile::tempdir().unwrap();
