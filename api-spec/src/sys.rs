@@ -77,7 +77,10 @@ pub struct UnsealRequest {
 
 impl std::fmt::Debug for UnsealRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UnsealRequest").field("reset", &self.reset).field("migrate", &self.migrate).finish_non_exhaustive()
+        f.debug_struct("UnsealRequest")
+            .field("reset", &self.reset)
+            .field("migrate", &self.migrate)
+            .finish_non_exhaustive()
     }
 }
 

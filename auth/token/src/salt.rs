@@ -9,7 +9,9 @@ pub(crate) struct Salt {
 
 impl Salt {
     pub(crate) fn new(salt: &[u8]) -> Self {
-        Self { key: hmac::Key::new(hmac::HMAC_SHA256, salt) }
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, salt),
+        }
     }
 
     /// Hex HMAC of `value`, prefixed with `purpose` so ids and accessors never share a hash space.

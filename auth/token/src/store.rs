@@ -7,10 +7,10 @@ use storage::{Op, Storage, View};
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
+use crate::TokenError;
 use crate::entry::TokenEntry;
 use crate::paths;
 use crate::salt::Salt;
-use crate::TokenError;
 
 const ENTRY_VERSION: u32 = 1;
 /// Base62 alphabet for token ids and accessors.
@@ -26,7 +26,10 @@ pub struct TokenStore {
 impl TokenStore {
     /// A store keeping its entries in `view` (a barrier view dedicated to tokens).
     pub fn new(view: View) -> Self {
-        Self { view, salt: Arc::new(OnceCell::new()) }
+        Self {
+            view,
+            salt: Arc::new(OnceCell::new()),
+        }
     }
 
     async fn salt(&self) -> Result<&Salt, TokenError> {
@@ -44,9 +47,17 @@ impl TokenStore {
 
     /// Creates a root token (policy `root`, no expiry). With `id` the token gets exactly that id (dev mode's
     /// `-dev-root-token-id`); otherwise a random `s.`-prefixed id. Returns the id, which is stored nowhere.
-    pub async fn create_root(&self, id: Option<&str>, now_unix: u64) -> Result<(Zeroizing<String>, TokenEntry), TokenError> {
+    pub async fn create_root(
+        &self,
+        id: Option<&str>,
+        now_unix: u64,
+    ) -> Result<(Zeroizing<String>, TokenEntry), TokenError> {
         let token = match id {
-            Some(id) if id.trim().is_empty() => return Err(TokenError::InvalidRequest("token id cannot be empty".into())),
+            Some(id) if id.trim().is_empty() => {
+                return Err(TokenError::InvalidRequest(
+                    "token id cannot be empty".into(),
+                ));
+            }
             Some(id) => Zeroizing::new(id.to_owned()),
             None => Zeroizing::new(format!("s.{}", random_string(24)?)),
         };
@@ -63,12 +74,26 @@ impl TokenStore {
         let salt = self.salt().await?;
         let id_key = format!("{}{}", paths::ID_PREFIX, salt.hash("id", &token));
         if self.view.get(&id_key).await?.is_some() {
-            return Err(TokenError::InvalidRequest("cannot create a token with a duplicate ID".into()));
+            return Err(TokenError::InvalidRequest(
+                "cannot create a token with a duplicate ID".into(),
+            ));
         }
-        let acc_key = format!("{}{}", paths::ACCESSOR_PREFIX, salt.hash("accessor", &entry.accessor));
+        let acc_key = format!(
+            "{}{}",
+            paths::ACCESSOR_PREFIX,
+            salt.hash("accessor", &entry.accessor)
+        );
         let value = serde_json::to_vec(&entry).map_err(|e| TokenError::Corrupt(e.to_string()))?;
         let id_hash = salt.hash("id", &token).into_bytes();
-        self.view.batch(vec![Op::Put { key: id_key, value }, Op::Put { key: acc_key, value: id_hash }]).await?;
+        self.view
+            .batch(vec![
+                Op::Put { key: id_key, value },
+                Op::Put {
+                    key: acc_key,
+                    value: id_hash,
+                },
+            ])
+            .await?;
         Ok((token, entry))
     }
 
@@ -79,19 +104,32 @@ impl TokenStore {
         }
         let salt = self.salt().await?;
         let key = format!("{}{}", paths::ID_PREFIX, salt.hash("id", token));
-        let Some(bytes) = self.view.get(&key).await? else { return Ok(None) };
-        let entry: TokenEntry = serde_json::from_slice(&bytes).map_err(|e| TokenError::Corrupt(e.to_string()))?;
+        let Some(bytes) = self.view.get(&key).await? else {
+            return Ok(None);
+        };
+        let entry: TokenEntry =
+            serde_json::from_slice(&bytes).map_err(|e| TokenError::Corrupt(e.to_string()))?;
         Ok(Some(entry))
     }
 
     /// Revokes `token` and its accessor; revoking an unknown token is a no-op.
     pub async fn revoke(&self, token: &str) -> Result<(), TokenError> {
-        let Some(entry) = self.lookup(token).await? else { return Ok(()) };
+        let Some(entry) = self.lookup(token).await? else {
+            return Ok(());
+        };
         let salt = self.salt().await?;
         self.view
             .batch(vec![
-                Op::Delete { key: format!("{}{}", paths::ID_PREFIX, salt.hash("id", token)) },
-                Op::Delete { key: format!("{}{}", paths::ACCESSOR_PREFIX, salt.hash("accessor", &entry.accessor)) },
+                Op::Delete {
+                    key: format!("{}{}", paths::ID_PREFIX, salt.hash("id", token)),
+                },
+                Op::Delete {
+                    key: format!(
+                        "{}{}",
+                        paths::ACCESSOR_PREFIX,
+                        salt.hash("accessor", &entry.accessor)
+                    ),
+                },
             ])
             .await?;
         Ok(())
@@ -100,7 +138,9 @@ impl TokenStore {
 
 fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, TokenError> {
     let mut buf = Zeroizing::new(vec![0u8; n]);
-    SystemRandom::new().fill(&mut buf).map_err(|_| TokenError::InvalidRequest("system randomness unavailable".into()))?;
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| TokenError::InvalidRequest("system randomness unavailable".into()))?;
     Ok(buf)
 }
 
@@ -115,7 +155,9 @@ fn random_string(len: usize) -> Result<String, TokenError> {
             }
             // 248 = 62 * 4: values above it would favour the first characters.
             if b < 248 {
-                out.push(char::from(*ALPHABET.get(usize::from(b % 62)).unwrap_or(&b'0')));
+                out.push(char::from(
+                    *ALPHABET.get(usize::from(b % 62)).unwrap_or(&b'0'),
+                ));
             }
         }
     }
@@ -150,7 +192,10 @@ mod tests {
 
     fn store() -> (TokenStore, Arc<Plain>) {
         let plain = Arc::new(Plain(storage::InMem::new()));
-        (TokenStore::new(View::new(plain.clone(), "sys/token/")), plain)
+        (
+            TokenStore::new(View::new(plain.clone(), "sys/token/")),
+            plain,
+        )
     }
 
     #[tokio::test]
@@ -171,8 +216,14 @@ mod tests {
         let (store, _) = store();
         store.create_root(Some("root"), 1).await.unwrap();
         assert!(store.lookup("root").await.unwrap().is_some());
-        assert!(matches!(store.create_root(Some("root"), 1).await, Err(TokenError::InvalidRequest(_))));
-        assert!(matches!(store.create_root(Some(" "), 1).await, Err(TokenError::InvalidRequest(_))));
+        assert!(matches!(
+            store.create_root(Some("root"), 1).await,
+            Err(TokenError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            store.create_root(Some(" "), 1).await,
+            Err(TokenError::InvalidRequest(_))
+        ));
     }
 
     #[tokio::test]
@@ -183,7 +234,10 @@ mod tests {
         while let Some(prefix) = stack.pop() {
             for child in storage::Backend::list(&plain.0, &prefix).await.unwrap() {
                 let full = format!("{prefix}{child}");
-                assert!(!full.contains(token.as_str()) && !full.contains(&entry.accessor), "{full}");
+                assert!(
+                    !full.contains(token.as_str()) && !full.contains(&entry.accessor),
+                    "{full}"
+                );
                 if child.ends_with('/') {
                     stack.push(full);
                 }

@@ -48,7 +48,11 @@ impl Cluster for Standalone {
         false
     }
     fn status(&self) -> ClusterStatus {
-        ClusterStatus { is_leader: true, leader_api_addr: self.api_addr.clone(), ..ClusterStatus::default() }
+        ClusterStatus {
+            is_leader: true,
+            leader_api_addr: self.api_addr.clone(),
+            ..ClusterStatus::default()
+        }
     }
     async fn step_down(&self) -> Result<(), CoreError> {
         Ok(())

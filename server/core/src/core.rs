@@ -13,8 +13,8 @@ use storage::{Backend, Storage, View};
 use zeroize::Zeroizing;
 
 use crate::seal_config::SealConfig;
-use crate::unseal::{decode_share, Progress};
-use crate::{paths, sys, Clock, Cluster, CoreError, Request, Response, SystemClock};
+use crate::unseal::{Progress, decode_share};
+use crate::{Clock, Cluster, CoreError, Request, Response, SystemClock, paths, sys};
 
 /// Settings the node passes to the core.
 pub struct CoreOptions {
@@ -30,7 +30,12 @@ pub struct CoreOptions {
 
 impl Default for CoreOptions {
     fn default() -> Self {
-        Self { cluster_name: None, api_addr: None, cluster_addr: None, clock: Arc::new(SystemClock) }
+        Self {
+            cluster_name: None,
+            api_addr: None,
+            cluster_addr: None,
+            clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -88,11 +93,22 @@ const ROTATION_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs
 
 impl Core {
     /// Builds the core over `physical` and reads whether it is initialized. The core starts sealed.
-    pub async fn new(physical: Arc<dyn Backend>, cluster: Arc<dyn Cluster>, opts: CoreOptions) -> Result<Arc<Self>, CoreError> {
+    pub async fn new(
+        physical: Arc<dyn Backend>,
+        cluster: Arc<dyn Cluster>,
+        opts: CoreOptions,
+    ) -> Result<Arc<Self>, CoreError> {
         let barrier = Arc::new(Barrier::new(physical.clone()));
-        let state = match (barrier.is_initialized().await?, SealConfig::load(physical.as_ref()).await?) {
+        let state = match (
+            barrier.is_initialized().await?,
+            SealConfig::load(physical.as_ref()).await?,
+        ) {
             (true, Some(cfg)) => State::Sealed(cfg),
-            (true, None) => return Err(CoreError::Internal("storage has a keyring but no seal configuration".into())),
+            (true, None) => {
+                return Err(CoreError::Internal(
+                    "storage has a keyring but no seal configuration".into(),
+                ));
+            }
             (false, _) => State::Uninitialized,
         };
         Ok(Arc::new(Self {
@@ -152,7 +168,9 @@ impl Core {
 
     /// Cluster name and id, if unsealed.
     pub fn cluster_identity(&self) -> Option<(String, String)> {
-        self.unsealed().ok().map(|u| (u.cluster.name.clone(), u.cluster.id.clone()))
+        self.unsealed()
+            .ok()
+            .map(|u| (u.cluster.name.clone(), u.cluster.id.clone()))
     }
 
     /// The current time, from the injected clock.
@@ -177,7 +195,9 @@ impl Core {
             _ => None,
         };
         SealStatus {
-            seal_type: cfg.map(|c| c.seal_type.clone()).unwrap_or_else(|| "shamir".into()),
+            seal_type: cfg
+                .map(|c| c.seal_type.clone())
+                .unwrap_or_else(|| "shamir".into()),
             initialized,
             sealed,
             t: cfg.map(|c| u64::from(c.secret_threshold)).unwrap_or(0),
@@ -201,15 +221,27 @@ impl Core {
         if self.is_initialized() || self.barrier.is_initialized().await? {
             return Err(CoreError::AlreadyInitialized);
         }
-        if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty()) || req.root_token_pgp_key.as_ref().is_some_and(|k| !k.is_empty()) {
-            return Err(CoreError::InvalidRequest("PGP-encrypted key shares are not supported".into()));
+        if req.pgp_keys.as_ref().is_some_and(|k| !k.is_empty())
+            || req
+                .root_token_pgp_key
+                .as_ref()
+                .is_some_and(|k| !k.is_empty())
+        {
+            return Err(CoreError::InvalidRequest(
+                "PGP-encrypted key shares are not supported".into(),
+            ));
         }
         // The CLI always sends the recovery fields, as zeros when unused.
         let recovery = req.recovery_shares.unwrap_or(0) > 0
             || req.recovery_threshold.unwrap_or(0) > 0
-            || req.recovery_pgp_keys.as_ref().is_some_and(|k| !k.is_empty());
+            || req
+                .recovery_pgp_keys
+                .as_ref()
+                .is_some_and(|k| !k.is_empty());
         if recovery {
-            return Err(CoreError::InvalidRequest("parameters recovery_shares not applicable to seal type shamir".into()));
+            return Err(CoreError::InvalidRequest(
+                "parameters recovery_shares not applicable to seal type shamir".into(),
+            ));
         }
         let cfg = SealConfig::shamir(req.secret_shares, req.secret_threshold)?;
 
@@ -230,7 +262,10 @@ impl Core {
         self.barrier.unseal(&root).await?;
         let setup = self.post_unseal_setup(true).await;
         let root_token = match setup {
-            Ok((tokens, _)) => tokens.create_root(None, self.clock().unix()).await.map(|(t, _)| t),
+            Ok((tokens, _)) => tokens
+                .create_root(None, self.clock().unix())
+                .await
+                .map(|(t, _)| t),
             Err(e) => Err(auth_token::TokenError::InvalidRequest(e.to_string())),
         };
         self.barrier.seal();
@@ -252,7 +287,9 @@ impl Core {
     pub async fn unseal(&self, key: Option<&str>, reset: bool) -> Result<SealStatus, CoreError> {
         let _t = self.transition.lock().await;
         let cfg = match &**self.state.load() {
-            State::Uninitialized => return Err(CoreError::InvalidRequest("Vault is not initialized".into())),
+            State::Uninitialized => {
+                return Err(CoreError::InvalidRequest("Vault is not initialized".into()));
+            }
             State::Unsealed(_) => return Ok(self.seal_status()),
             State::Sealed(cfg) => cfg.clone(),
         };
@@ -270,14 +307,18 @@ impl Core {
                 Some(p.take())
             }
         };
-        let Some(shares) = shares else { return Ok(self.seal_status()) };
+        let Some(shares) = shares else {
+            return Ok(self.seal_status());
+        };
 
         let kek = if shares.len() == 1 {
             shares.into_iter().next().unwrap_or_default()
         } else {
-            barrier::shamir::combine(&shares).map_err(|e| CoreError::InvalidRequest(format!("failed to unseal: {e}")))?
+            barrier::shamir::combine(&shares)
+                .map_err(|e| CoreError::InvalidRequest(format!("failed to unseal: {e}")))?
         };
-        let seal = ShamirSeal::new(kek).map_err(|_| CoreError::InvalidRequest("failed to unseal: invalid key".into()))?;
+        let seal = ShamirSeal::new(kek)
+            .map_err(|_| CoreError::InvalidRequest("failed to unseal: invalid key".into()))?;
         let root = match barrier::load_root_key(self.physical.as_ref(), &seal).await {
             Ok(root) => root,
             Err(barrier::BarrierError::InvalidKey) => {
@@ -292,13 +333,14 @@ impl Core {
         match self.post_unseal_setup(false).await {
             Ok((tokens, cluster)) => {
                 let rotation = self.spawn_rotation_check();
-                self.state.store(Arc::new(State::Unsealed(Arc::new(Unsealed {
-                    seal: cfg,
-                    tokens,
-                    cluster,
-                    active_since: self.now(),
-                    _rotation: rotation,
-                }))));
+                self.state
+                    .store(Arc::new(State::Unsealed(Arc::new(Unsealed {
+                        seal: cfg,
+                        tokens,
+                        cluster,
+                        active_since: self.now(),
+                        _rotation: rotation,
+                    }))));
                 tracing::info!("core unsealed");
                 Ok(self.seal_status())
             }
@@ -311,14 +353,28 @@ impl Core {
 
     /// `-dev` mode: initializes with a single share, unseals, and gives the root token the chosen id.
     /// Returns the unseal key (base64) and the root token.
-    pub async fn dev_init(&self, root_token_id: Option<&str>) -> Result<(String, Zeroizing<String>), CoreError> {
-        let init = self.initialize(InitRequest { secret_shares: Some(1), secret_threshold: Some(1), ..Default::default() }).await?;
+    pub async fn dev_init(
+        &self,
+        root_token_id: Option<&str>,
+    ) -> Result<(String, Zeroizing<String>), CoreError> {
+        let init = self
+            .initialize(InitRequest {
+                secret_shares: Some(1),
+                secret_threshold: Some(1),
+                ..Default::default()
+            })
+            .await?;
         let key = init.keys_base64.first().cloned().unwrap_or_default();
         self.unseal(Some(&key), false).await?;
-        let Some(id) = root_token_id else { return Ok((key, Zeroizing::new(init.root_token.clone()))) };
+        let Some(id) = root_token_id else {
+            return Ok((key, Zeroizing::new(init.root_token.clone())));
+        };
         let unsealed = self.unsealed()?;
         unsealed.tokens.revoke(&init.root_token).await?;
-        let (token, _) = unsealed.tokens.create_root(Some(id), self.clock().unix()).await?;
+        let (token, _) = unsealed
+            .tokens
+            .create_root(Some(id), self.clock().unix())
+            .await?;
         Ok((key, token))
     }
 
@@ -328,7 +384,9 @@ impl Core {
         let cfg = match &**self.state.load() {
             State::Unsealed(u) => u.seal.clone(),
             State::Sealed(_) => return Ok(()),
-            State::Uninitialized => return Err(CoreError::InvalidRequest("Vault is not initialized".into())),
+            State::Uninitialized => {
+                return Err(CoreError::InvalidRequest("Vault is not initialized".into()));
+            }
         };
         self.barrier.seal();
         self.state.store(Arc::new(State::Sealed(cfg)));
@@ -352,7 +410,9 @@ impl Core {
     }
 
     fn lock_progress(&self) -> Result<std::sync::MutexGuard<'_, Progress>, CoreError> {
-        self.progress.lock().map_err(|_| CoreError::Internal("unseal progress lock poisoned".into()))
+        self.progress
+            .lock()
+            .map_err(|_| CoreError::Internal("unseal progress lock poisoned".into()))
     }
 
     /// Builds what an unsealed core needs; on the first unseal after init, creates the cluster identity.
@@ -365,15 +425,23 @@ impl Core {
             None if first => {
                 let id = uuid::Uuid::new_v4().to_string();
                 let suffix = id.get(..8).unwrap_or("00000000").to_owned();
-                let info = ClusterInfo { v: 1, name: format!("vault-cluster-{suffix}"), id };
-                let bytes = serde_json::to_vec(&info).map_err(|e| CoreError::Internal(e.to_string()))?;
+                let info = ClusterInfo {
+                    v: 1,
+                    name: format!("vault-cluster-{suffix}"),
+                    id,
+                };
+                let bytes =
+                    serde_json::to_vec(&info).map_err(|e| CoreError::Internal(e.to_string()))?;
                 self.barrier.put(paths::CLUSTER_INFO, &bytes).await?;
                 info
             }
             None => return Err(CoreError::Internal("cluster info missing".into())),
         };
         let cluster = match &self.opts.cluster_name {
-            Some(name) => ClusterInfo { name: name.clone(), ..cluster },
+            Some(name) => ClusterInfo {
+                name: name.clone(),
+                ..cluster
+            },
             None => cluster,
         };
         Ok((tokens, cluster))
@@ -388,7 +456,9 @@ impl Core {
             loop {
                 tick.tick().await;
                 match barrier.rotate_if_needed_at(clock.now()).await {
-                    Ok(Some(status)) => tracing::info!(term = status.term, "keyring rotated automatically"),
+                    Ok(Some(status)) => {
+                        tracing::info!(term = status.term, "keyring rotated automatically")
+                    }
                     Ok(None) => {}
                     Err(barrier::BarrierError::Sealed) => return,
                     Err(e) => tracing::warn!(error = %e, "keyring auto-rotation check failed"),

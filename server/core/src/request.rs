@@ -62,7 +62,10 @@ pub struct Response {
 impl Response {
     /// A response carrying `data`.
     pub fn data(data: Map<String, Value>) -> Self {
-        Self { data: Some(data), ..Self::default() }
+        Self {
+            data: Some(data),
+            ..Self::default()
+        }
     }
 
     /// Marks the response for OpenBao's top-level copy of `data`.

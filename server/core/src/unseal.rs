@@ -29,7 +29,11 @@ impl Progress {
 
     /// Adds a share; a share already entered is ignored, as OpenBao does.
     pub(crate) fn add(&mut self, share: Zeroizing<Vec<u8>>) {
-        if self.shares.iter().any(|s| bool::from(s.as_slice().ct_eq(share.as_slice()))) {
+        if self
+            .shares
+            .iter()
+            .any(|s| bool::from(s.as_slice().ct_eq(share.as_slice())))
+        {
             return;
         }
         if self.shares.is_empty() {
@@ -50,7 +54,9 @@ pub(crate) fn decode_share(key: &str) -> Result<Zeroizing<Vec<u8>>, CoreError> {
     use base64::Engine as _;
     let key = key.trim();
     if key.is_empty() {
-        return Err(CoreError::InvalidRequest("'key' must be specified in request body as JSON, or 'reset' set to true".into()));
+        return Err(CoreError::InvalidRequest(
+            "'key' must be specified in request body as JSON, or 'reset' set to true".into(),
+        ));
     }
     if let Ok(bytes) = hex::decode(key) {
         return Ok(Zeroizing::new(bytes));

@@ -1,9 +1,9 @@
 //! Turning a core response into the Vault envelope (or a 204).
 
 use api_spec::Envelope;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::Value;
 
 /// The HTTP answer for a successful logical request.
@@ -15,7 +15,11 @@ pub(crate) fn respond(request_id: String, resp: server_core::Response) -> Respon
     let env = Envelope {
         request_id,
         data: resp.data,
-        warnings: if resp.warnings.is_empty() { None } else { Some(resp.warnings) },
+        warnings: if resp.warnings.is_empty() {
+            None
+        } else {
+            Some(resp.warnings)
+        },
         ..Envelope::default()
     };
     if !legacy {

@@ -1,9 +1,9 @@
 //! The one place where errors become HTTP status codes and `{"errors": [...]}` bodies, pinned to OpenBao's mapping.
 
 use api_spec::ErrorBody;
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use server_core::CoreError;
 use storage::StorageError;
 
@@ -36,10 +36,15 @@ impl ApiError {
     pub fn status_and_messages(&self) -> (StatusCode, Vec<String>) {
         match self {
             ApiError::Core(e) => core_status(e),
-            ApiError::BadJson(_) | ApiError::BadParameter(_) => (StatusCode::BAD_REQUEST, vec![self.to_string()]),
+            ApiError::BadJson(_) | ApiError::BadParameter(_) => {
+                (StatusCode::BAD_REQUEST, vec![self.to_string()])
+            }
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, vec![self.to_string()]),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, vec![self.to_string()]),
-            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, vec!["context deadline exceeded".into()]),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                vec!["context deadline exceeded".into()],
+            ),
         }
     }
 }
@@ -57,11 +62,23 @@ fn core_status(e: &CoreError) -> (StatusCode, Vec<String>) {
         // A plain "nothing here" is a 404 with an empty error list, which clients rely on.
         CoreError::NotFound => (StatusCode::NOT_FOUND, Vec::new()),
         CoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, msg()),
-        CoreError::Storage(StorageError::Sealed) => (StatusCode::SERVICE_UNAVAILABLE, vec!["Vault is sealed".into()]),
-        CoreError::Storage(StorageError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, vec!["storage unavailable".into()]),
+        CoreError::Storage(StorageError::Sealed) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["Vault is sealed".into()],
+        ),
+        CoreError::Storage(StorageError::Unavailable(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec!["storage unavailable".into()],
+        ),
         // Detail of server-side failures goes to the log, not to the client.
-        CoreError::Storage(_) | CoreError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()]),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error".into()]),
+        CoreError::Storage(_) | CoreError::Internal(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            vec!["internal error".into()],
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            vec!["internal error".into()],
+        ),
     }
 }
 
@@ -81,7 +98,13 @@ impl IntoResponse for ApiError {
 /// A handler panicked: answer 500 with a generic message (the panic itself is logged by the layer's caller).
 pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(ErrorBody { errors: vec!["internal error".into()] })).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(ErrorBody {
+            errors: vec!["internal error".into()],
+        }),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -93,18 +116,62 @@ mod tests {
     fn status_table() {
         let cases: Vec<(ApiError, u16, Vec<&str>)> = vec![
             (CoreError::Sealed.into(), 503, vec!["Vault is sealed"]),
-            (CoreError::AlreadyInitialized.into(), 400, vec!["Vault is already initialized"]),
-            (CoreError::InvalidRequest("bad".into()).into(), 400, vec!["bad"]),
-            (CoreError::PermissionDenied.into(), 403, vec!["permission denied"]),
-            (CoreError::UnsupportedPath("foo/bar".into()).into(), 404, vec!["no handler for route \"foo/bar\". route entry not found."]),
-            (CoreError::UnsupportedOperation.into(), 405, vec!["unsupported operation"]),
+            (
+                CoreError::AlreadyInitialized.into(),
+                400,
+                vec!["Vault is already initialized"],
+            ),
+            (
+                CoreError::InvalidRequest("bad".into()).into(),
+                400,
+                vec!["bad"],
+            ),
+            (
+                CoreError::PermissionDenied.into(),
+                403,
+                vec!["permission denied"],
+            ),
+            (
+                CoreError::UnsupportedPath("foo/bar".into()).into(),
+                404,
+                vec!["no handler for route \"foo/bar\". route entry not found."],
+            ),
+            (
+                CoreError::UnsupportedOperation.into(),
+                405,
+                vec!["unsupported operation"],
+            ),
             (CoreError::NotFound.into(), 404, vec![]),
-            (CoreError::Storage(StorageError::Sealed).into(), 503, vec!["Vault is sealed"]),
-            (CoreError::Storage(StorageError::Io("disk on fire at /secret/path".into())).into(), 500, vec!["internal error"]),
-            (CoreError::Internal("detail".into()).into(), 500, vec!["internal error"]),
-            (ApiError::BadJson("eof".into()), 400, vec!["failed to parse JSON input: eof"]),
-            (ApiError::TooLarge, 413, vec!["http: request body too large"]),
-            (ApiError::MethodNotAllowed, 405, vec!["unsupported operation"]),
+            (
+                CoreError::Storage(StorageError::Sealed).into(),
+                503,
+                vec!["Vault is sealed"],
+            ),
+            (
+                CoreError::Storage(StorageError::Io("disk on fire at /secret/path".into())).into(),
+                500,
+                vec!["internal error"],
+            ),
+            (
+                CoreError::Internal("detail".into()).into(),
+                500,
+                vec!["internal error"],
+            ),
+            (
+                ApiError::BadJson("eof".into()),
+                400,
+                vec!["failed to parse JSON input: eof"],
+            ),
+            (
+                ApiError::TooLarge,
+                413,
+                vec!["http: request body too large"],
+            ),
+            (
+                ApiError::MethodNotAllowed,
+                405,
+                vec!["unsupported operation"],
+            ),
         ];
         for (err, code, msgs) in cases {
             let (status, errors) = err.status_and_messages();

@@ -10,12 +10,12 @@ mod sys;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{any, get};
 use axum::Router;
+use axum::routing::{any, get};
 use server_core::Core;
 
 pub use error::ApiError;
-pub use serve::{serve, ServeError};
+pub use serve::{ServeError, serve};
 
 /// Per-listener request limits.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +28,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_request_size: 32 * 1024 * 1024, max_request_duration: Duration::from_secs(90) }
+        Self {
+            max_request_size: 32 * 1024 * 1024,
+            max_request_duration: Duration::from_secs(90),
+        }
     }
 }
 
@@ -44,13 +47,18 @@ pub fn router(core: Arc<Core>, limits: Limits) -> Router {
     let state = AppState { core, limits };
     Router::new()
         // Pre-unseal endpoints: answered from the seal state, never routed through the pipeline.
-        .route("/v1/sys/init", get(sys::init_status).post(sys::init).put(sys::init))
+        .route(
+            "/v1/sys/init",
+            get(sys::init_status).post(sys::init).put(sys::init),
+        )
         .route("/v1/sys/seal-status", get(sys::seal_status))
         .route("/v1/sys/unseal", any(sys::unseal))
         .route("/v1/sys/health", any(sys::health))
         .route("/v1/sys/leader", get(sys::leader))
         .route("/v1/{*path}", any(logical::handle))
         .fallback(logical::not_found)
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         .with_state(state)
 }

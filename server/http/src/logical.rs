@@ -7,12 +7,12 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse as _, Response};
-use tracing::Instrument as _;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use server_core::{CoreError, Operation, Request, Token};
+use tracing::Instrument as _;
 
-use crate::{envelope, AppState, ApiError};
+use crate::{ApiError, AppState, envelope};
 
 /// `/v1/{*path}`. Runs in a span carrying the request id, so a 500's detail is logged next to it.
 pub(crate) async fn handle(
@@ -40,11 +40,16 @@ async fn handle_inner(
     req: axum::extract::Request,
     request_id: String,
 ) -> Result<Response, ApiError> {
-    let remote_addr = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let remote_addr = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
     let method = parts.method;
-    let list = query.get("list").is_some_and(|v| matches!(v.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True"));
+    let list = query
+        .get("list")
+        .is_some_and(|v| matches!(v.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True"));
     let operation = match method.as_str() {
         "GET" if list => Operation::List,
         "GET" => Operation::Read,
@@ -55,15 +60,19 @@ async fn handle_inner(
         _ => return Err(ApiError::MethodNotAllowed),
     };
     let data = match operation {
-        Operation::Read | Operation::List | Operation::Delete => {
-            query.into_iter().filter(|(k, _)| k != "list").map(|(k, v)| (k, Value::String(v))).collect()
-        }
-        _ => read_json::<Option<Map<String, Value>>>(body, s.limits.max_request_size).await?.unwrap_or_default(),
+        Operation::Read | Operation::List | Operation::Delete => query
+            .into_iter()
+            .filter(|(k, _)| k != "list")
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+        _ => read_json::<Option<Map<String, Value>>>(body, s.limits.max_request_size)
+            .await?
+            .unwrap_or_default(),
     };
     let req = Request {
         id: request_id.clone(),
         operation,
-        path: path.trim_start_matches('/').to_owned(),
+        path: request_path(&path, operation),
         data,
         token: client_token(&headers).map(Token),
         remote_addr,
@@ -76,6 +85,16 @@ async fn handle_inner(
     Ok(envelope::respond(request_id, resp))
 }
 
+/// The logical path: no leading slash, and a trailing one for lists, as OpenBao routes them.
+fn request_path(path: &str, op: Operation) -> String {
+    let path = path.trim_start_matches('/');
+    if op == Operation::List && !path.ends_with('/') {
+        format!("{path}/")
+    } else {
+        path.to_owned()
+    }
+}
+
 /// Anything outside `/v1/`.
 pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
     CoreError::UnsupportedPath(uri.path().trim_start_matches('/').to_owned()).into()
@@ -86,14 +105,24 @@ fn client_token(headers: &HeaderMap) -> Option<String> {
     if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
         return Some(t.trim().to_owned());
     }
-    let auth = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 /// Reads at most `limit` bytes of body and parses them as JSON; an empty body parses as `null`/defaults.
-pub(crate) async fn read_json<T: DeserializeOwned + Default>(body: Body, limit: usize) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge)?;
+pub(crate) async fn read_json<T: DeserializeOwned + Default>(
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TooLarge)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -112,9 +141,16 @@ mod tests {
         h.insert("authorization", HeaderValue::from_static("Bearer abc"));
         assert_eq!(client_token(&h).as_deref(), Some("abc"));
         h.insert("x-vault-token", HeaderValue::from_static("xyz"));
-        assert_eq!(client_token(&h).as_deref(), Some("xyz"), "X-Vault-Token wins");
+        assert_eq!(
+            client_token(&h).as_deref(),
+            Some("xyz"),
+            "X-Vault-Token wins"
+        );
         let mut h = HeaderMap::new();
-        h.insert("authorization", HeaderValue::from_static("Basic dXNlcjpwdw=="));
+        h.insert(
+            "authorization",
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
         assert_eq!(client_token(&h), None, "non-bearer schemes ignored");
     }
 }

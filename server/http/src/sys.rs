@@ -4,18 +4,20 @@
 use std::collections::HashMap;
 
 use api_spec::sys::{Health, InitRequest, InitStatus, Leader, UnsealRequest};
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use server_core::CoreError;
 
 use crate::logical::read_json;
-use crate::{AppState, ApiError};
+use crate::{ApiError, AppState};
 
 pub(crate) async fn init_status(State(s): State<AppState>) -> Json<InitStatus> {
-    Json(InitStatus { initialized: s.core.is_initialized() })
+    Json(InitStatus {
+        initialized: s.core.is_initialized(),
+    })
 }
 
 pub(crate) async fn init(State(s): State<AppState>, body: Body) -> Result<Response, ApiError> {
@@ -28,7 +30,11 @@ pub(crate) async fn seal_status(State(s): State<AppState>) -> Response {
     Json(s.core.seal_status()).into_response()
 }
 
-pub(crate) async fn unseal(State(s): State<AppState>, method: Method, body: Body) -> Result<Response, ApiError> {
+pub(crate) async fn unseal(
+    State(s): State<AppState>,
+    method: Method,
+    body: Body,
+) -> Result<Response, ApiError> {
     if method != Method::POST && method != Method::PUT {
         return Err(ApiError::MethodNotAllowed);
     }
@@ -37,11 +43,26 @@ pub(crate) async fn unseal(State(s): State<AppState>, method: Method, body: Body
         return Err(CoreError::InvalidRequest("seal migration is not supported".into()).into());
     }
     if !req.reset && req.key.as_deref().is_none_or(str::is_empty) {
-        return Err(CoreError::InvalidRequest("'key' must be specified in request body as JSON, or 'reset' set to true".into()).into());
+        return Err(CoreError::InvalidRequest(
+            "'key' must be specified in request body as JSON, or 'reset' set to true".into(),
+        )
+        .into());
     }
     let status = s.core.unseal(req.key.as_deref(), req.reset).await?;
     Ok(Json(status).into_response())
 }
+
+/// Status-code overrides `sys/health` accepts (Vault's extra codes are accepted and validated too).
+const HEALTH_CODE_PARAMS: &[&str] = &[
+    "activecode",
+    "standbycode",
+    "sealedcode",
+    "uninitcode",
+    "drsecondarycode",
+    "performancestandbycode",
+    "haunhealthycode",
+    "removedcode",
+];
 
 /// `GET|HEAD sys/health` with OpenBao's status codes and override parameters (uninit > sealed > standby).
 pub(crate) async fn health(
@@ -52,40 +73,51 @@ pub(crate) async fn health(
     if method != Method::GET && method != Method::HEAD {
         return Err(ApiError::MethodNotAllowed);
     }
-    let code = |name: &str, default: u16| -> Result<StatusCode, ApiError> {
-        match q.get(name) {
-            None => Ok(StatusCode::from_u16(default).unwrap_or(StatusCode::OK)),
-            Some(v) => v
+    // Every override is validated in every state, so a typo is a 400 rather than silently ignored.
+    let mut codes = HashMap::new();
+    for name in HEALTH_CODE_PARAMS {
+        if let Some(v) = q.get(*name) {
+            let code = v
                 .parse::<u16>()
                 .ok()
                 .and_then(|n| StatusCode::from_u16(n).ok())
-                .ok_or_else(|| ApiError::BadParameter(format!("bad code: {v}"))),
+                .ok_or_else(|| {
+                    ApiError::BadParameter(format!(
+                        "invalid value for {name}: {v:?} is not an HTTP status code"
+                    ))
+                })?;
+            codes.insert(*name, code);
         }
+    }
+    let code = |name: &str, default: StatusCode| codes.get(name).copied().unwrap_or(default);
+    let flag = |name: &str| {
+        q.get(name).is_some_and(|v| {
+            v.is_empty() || matches!(v.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True")
+        })
     };
-    let flag = |name: &str| q.get(name).is_some_and(|v| v.is_empty() || matches!(v.as_str(), "true" | "1" | "t" | "T" | "TRUE" | "True"));
 
     let initialized = s.core.is_initialized();
     let sealed = s.core.is_sealed();
     let standby = !sealed && !s.core.cluster_status().is_leader;
-    let active = code("activecode", 200)?;
     let status = if !initialized {
-        code("uninitcode", 501)?
+        code("uninitcode", StatusCode::NOT_IMPLEMENTED)
     } else if sealed {
-        code("sealedcode", 503)?
+        code("sealedcode", StatusCode::SERVICE_UNAVAILABLE)
     } else if standby && !flag("standbyok") {
-        code("standbycode", 429)?
+        code("standbycode", StatusCode::TOO_MANY_REQUESTS)
     } else {
-        active
+        code("activecode", StatusCode::OK)
     };
-    // Validate the other documented codes even when unused, so a typo is a 400 rather than silently ignored.
-    for name in ["drsecondarycode", "performancestandbycode", "haunhealthycode", "removedcode"] {
-        code(name, 200)?;
-    }
     if method == Method::HEAD {
         return Ok(status.into_response());
     }
     let identity = s.core.cluster_identity();
-    let now = s.core.now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = s
+        .core
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let body = Health {
         initialized,
         sealed,
@@ -108,7 +140,9 @@ pub(crate) async fn leader(State(s): State<AppState>) -> Result<Response, ApiErr
     let st = s.core.cluster_status();
     let ha = s.core.ha_enabled();
     let active_time = match (st.is_leader, s.core.active_since()) {
-        (true, Some(t)) => time::OffsetDateTime::from(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        (true, Some(t)) => time::OffsetDateTime::from(t)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
         _ => "0001-01-01T00:00:00Z".into(),
     };
     let body = Leader {

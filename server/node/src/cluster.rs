@@ -12,8 +12,16 @@ pub(crate) struct RaftCluster {
 }
 
 impl RaftCluster {
-    pub(crate) fn new(store: RaftStore, api_addr: Option<String>, cluster_addr: Option<String>) -> Self {
-        Self { store, api_addr, cluster_addr }
+    pub(crate) fn new(
+        store: RaftStore,
+        api_addr: Option<String>,
+        cluster_addr: Option<String>,
+    ) -> Self {
+        Self {
+            store,
+            api_addr,
+            cluster_addr,
+        }
     }
 }
 
@@ -28,7 +36,11 @@ impl Cluster for RaftCluster {
     fn status(&self) -> ClusterStatus {
         let s = self.store.status();
         // Until nodes advertise their addresses to each other (cluster issue), only our own is known.
-        let (api, cluster) = if s.is_leader { (self.api_addr.clone(), self.cluster_addr.clone()) } else { (None, None) };
+        let (api, cluster) = if s.is_leader {
+            (self.api_addr.clone(), self.cluster_addr.clone())
+        } else {
+            (None, None)
+        };
         ClusterStatus {
             is_leader: s.is_leader,
             leader_api_addr: api,
@@ -38,6 +50,9 @@ impl Cluster for RaftCluster {
         }
     }
     async fn step_down(&self) -> Result<(), CoreError> {
-        self.store.step_down().await.map_err(|e| CoreError::Unavailable(e.to_string()))
+        self.store
+            .step_down()
+            .await
+            .map_err(|e| CoreError::Unavailable(e.to_string()))
     }
 }

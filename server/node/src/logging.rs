@@ -10,7 +10,13 @@ pub(crate) fn init(level: &str, format: LogFormat) {
         .ok()
         .and_then(|d| EnvFilter::try_new(d).ok())
         .unwrap_or_else(|| EnvFilter::new(level_directive(level)));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal as _;
+    // Colour only for a person at a terminal (and never when NO_COLOR is set); log files stay plain.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         _ => builder.try_init(),
@@ -26,5 +32,7 @@ fn level_directive(level: &str) -> String {
         "error" | "err" => "error",
         _ => "info",
     };
-    format!("warn,coffer={l},server_node={l},server_core={l},server_http={l},raft_store={l},barrier={l},openraft=warn")
+    format!(
+        "warn,coffer={l},server_node={l},server_core={l},server_http={l},raft_store={l},barrier={l},openraft=warn"
+    )
 }

@@ -17,7 +17,10 @@ fn main() -> ExitCode {
 }
 
 fn server_main(args: cli::ServerArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Error starting the async runtime: {e}");
@@ -27,8 +30,8 @@ fn server_main(args: cli::ServerArgs) -> ExitCode {
     match runtime.block_on(server_node::server::main(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // `{:#}` prints the cause chain on one line; never a Debug dump.
-            eprintln!("Error: {:#}", anyhow::Error::from(e));
+            // Each error's message already carries its cause; never a Debug dump.
+            eprintln!("Error: {e}");
             ExitCode::from(1)
         }
     }

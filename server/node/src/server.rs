@@ -49,24 +49,41 @@ const DEV_LISTEN: &str = "127.0.0.1:8200";
 /// Entry point of `coffer server`.
 pub async fn main(args: ServerArgs) -> Result<(), NodeError> {
     let config = load_config(&args)?;
-    logging::init(args.log_level.as_deref().unwrap_or(config.log_level.as_str()), config.log_format);
+    logging::init(
+        args.log_level
+            .as_deref()
+            .unwrap_or(config.log_level.as_str()),
+        config.log_format,
+    );
     for w in &config_warnings(&args) {
         tracing::warn!("{w}");
     }
-    run(config, args.dev.then_some(args.dev_root_token_id.as_deref()), shutdown_signal()).await
+    run(
+        config,
+        args.dev.then_some(args.dev_root_token_id.as_deref()),
+        shutdown_signal(),
+    )
+    .await
 }
 
 fn load_config(args: &ServerArgs) -> Result<Config, NodeError> {
     if args.dev {
         let listen = args.dev_listen_address.as_deref().unwrap_or(DEV_LISTEN);
-        let addr: SocketAddr =
-            listen.parse().map_err(|_| NodeError::Usage(format!("-dev-listen-address {listen:?} is not a host:port address")))?;
+        let addr: SocketAddr = listen.parse().map_err(|_| {
+            NodeError::Usage(format!(
+                "-dev-listen-address {listen:?} is not a host:port address"
+            ))
+        })?;
         return Ok(Config::dev(addr));
     }
     match args.config.as_slice() {
-        [] => Err(NodeError::Usage("a configuration file must be given with -config (or use -dev)".into())),
+        [] => Err(NodeError::Usage(
+            "a configuration file must be given with -config (or use -dev)".into(),
+        )),
         [one] => Ok(Config::load(one)?.0),
-        _ => Err(NodeError::Usage("only one -config file is supported".into())),
+        _ => Err(NodeError::Usage(
+            "only one -config file is supported".into(),
+        )),
     }
 }
 
@@ -80,9 +97,23 @@ fn config_warnings(args: &ServerArgs) -> Vec<String> {
 
 /// Runs a server from a validated config until `shutdown` resolves. `dev` carries the chosen root token id
 /// (or `None` for a random one) when the server runs in dev mode.
-pub async fn run(config: Config, dev: Option<Option<&str>>, shutdown: impl std::future::Future<Output = ()>) -> Result<(), NodeError> {
-    let (physical, cluster, raft): (Arc<dyn Backend>, Arc<dyn Cluster>, Option<raft_store::RaftStore>) = match &config.storage {
-        StorageConfig::InMem => (Arc::new(storage::InMem::new()), Arc::new(Standalone { api_addr: config.api_addr.clone() }), None),
+pub async fn run(
+    config: Config,
+    dev: Option<Option<&str>>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let (physical, cluster, raft): (
+        Arc<dyn Backend>,
+        Arc<dyn Cluster>,
+        Option<raft_store::RaftStore>,
+    ) = match &config.storage {
+        StorageConfig::InMem => (
+            Arc::new(storage::InMem::new()),
+            Arc::new(Standalone {
+                api_addr: config.api_addr.clone(),
+            }),
+            None,
+        ),
         StorageConfig::Raft(r) => {
             let node_id = numeric_node_id(&r.node_id);
             let store = raft_store::RaftStore::open(raft_store::RaftConfig {
@@ -92,14 +123,23 @@ pub async fn run(config: Config, dev: Option<Option<&str>>, shutdown: impl std::
             })
             .await
             .map_err(|e| NodeError::Storage(e.to_string()))?;
-            let cluster = RaftCluster::new(store.clone(), config.api_addr.clone(), config.cluster_addr.clone());
+            let cluster = RaftCluster::new(
+                store.clone(),
+                config.api_addr.clone(),
+                config.cluster_addr.clone(),
+            );
             (Arc::new(store.clone()), Arc::new(cluster), Some(store))
         }
     };
     let core = Core::new(
         physical,
         cluster,
-        CoreOptions { cluster_name: config.cluster_name.clone(), api_addr: config.api_addr.clone(), cluster_addr: config.cluster_addr.clone(), ..CoreOptions::default() },
+        CoreOptions {
+            cluster_name: config.cluster_name.clone(),
+            api_addr: config.api_addr.clone(),
+            cluster_addr: config.cluster_addr.clone(),
+            ..CoreOptions::default()
+        },
     )
     .await?;
 
@@ -108,27 +148,49 @@ pub async fn run(config: Config, dev: Option<Option<&str>>, shutdown: impl std::
     for l in &config.listeners {
         let listener = TcpListener::bind(l.address)
             .await
-            .map_err(|e| NodeError::Listener { addr: l.address, reason: e.to_string() })?;
+            .map_err(|e| NodeError::Listener {
+                addr: l.address,
+                reason: e.to_string(),
+            })?;
         let tls = match &l.tls {
             Some(t) => Some(tls::server_config(t)?),
             None => None,
         };
-        let local = listener.local_addr().map_err(|e| NodeError::Listener { addr: l.address, reason: e.to_string() })?;
+        let local = listener.local_addr().map_err(|e| NodeError::Listener {
+            addr: l.address,
+            reason: e.to_string(),
+        })?;
         tracing::info!(address = %local, tls = tls.is_some(), "listening");
         let router = server_http::router(
             core.clone(),
-            server_http::Limits { max_request_size: usize::try_from(l.max_request_size).unwrap_or(usize::MAX), max_request_duration: l.max_request_duration },
+            server_http::Limits {
+                max_request_size: usize::try_from(l.max_request_size).unwrap_or(usize::MAX),
+                max_request_duration: l.max_request_duration,
+            },
         );
         let mut rx = stop_rx.clone();
-        servers.push(tokio::spawn(server_http::serve(listener, tls, router, async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        })));
+        servers.push(tokio::spawn(server_http::serve(
+            listener,
+            tls,
+            router,
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        )));
     }
 
     if let Some(root_token_id) = dev {
         let (key, token) = core.dev_init(root_token_id).await?;
-        let scheme = if config.listeners.first().is_some_and(|l| l.tls.is_some()) { "https" } else { "http" };
-        let addr = config.listeners.first().map(|l| l.address.to_string()).unwrap_or_default();
+        let scheme = if config.listeners.first().is_some_and(|l| l.tls.is_some()) {
+            "https"
+        } else {
+            "http"
+        };
+        let addr = config
+            .listeners
+            .first()
+            .map(|l| l.address.to_string())
+            .unwrap_or_default();
         print_dev_banner(&format!("{scheme}://{addr}"), &key, &token);
     }
     tracing::info!(version = api_spec::VERSION, storage = ?storage_kind(&config), "coffer server started");
@@ -144,7 +206,10 @@ pub async fn run(config: Config, dev: Option<Option<&str>>, shutdown: impl std::
         }
     }
     if let Some(store) = raft {
-        store.shutdown().await.map_err(|e| NodeError::Storage(e.to_string()))?;
+        store
+            .shutdown()
+            .await
+            .map_err(|e| NodeError::Storage(e.to_string()))?;
     }
     tracing::info!("shutdown complete");
     Ok(())
@@ -164,7 +229,9 @@ fn numeric_node_id(id: &str) -> u64 {
         return n;
     }
     // FNV-1a: stable, dependency-free.
-    id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn print_dev_banner(addr: &str, unseal_key: &str, root_token: &str) {
@@ -216,7 +283,13 @@ mod tests {
     #[test]
     fn node_ids_are_stable() {
         assert_eq!(super::numeric_node_id("7"), 7);
-        assert_eq!(super::numeric_node_id("node1"), super::numeric_node_id("node1"));
-        assert_ne!(super::numeric_node_id("node1"), super::numeric_node_id("node2"));
+        assert_eq!(
+            super::numeric_node_id("node1"),
+            super::numeric_node_id("node1")
+        );
+        assert_ne!(
+            super::numeric_node_id("node1"),
+            super::numeric_node_id("node2")
+        );
     }
 }

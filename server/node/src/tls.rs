@@ -24,7 +24,10 @@ pub enum TlsError {
 /// A rustls server config for a listener's `tls_cert_file`/`tls_key_file`/`tls_min_version`.
 pub(crate) fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| TlsError::Read { path: p.display().to_string(), reason: e.to_string() })
+        std::fs::read(p).map_err(|e| TlsError::Read {
+            path: p.display().to_string(),
+            reason: e.to_string(),
+        })
     };
     let cert_pem = read(&t.cert_file)?;
     let key_pem = read(&t.key_file)?;
@@ -32,7 +35,9 @@ pub(crate) fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, 
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::Invalid(format!("tls_cert_file: {e}")))?;
     if certs.is_empty() {
-        return Err(TlsError::Invalid("tls_cert_file holds no certificate".into()));
+        return Err(TlsError::Invalid(
+            "tls_cert_file holds no certificate".into(),
+        ));
     }
     let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
         .map_err(|e| TlsError::Invalid(format!("tls_key_file: {e}")))?
@@ -47,7 +52,11 @@ pub(crate) fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, 
         .map_err(|e| TlsError::Invalid(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Invalid(format!("certificate and key do not match or are unsupported: {e}")))?;
+        .map_err(|e| {
+            TlsError::Invalid(format!(
+                "certificate and key do not match or are unsupported: {e}"
+            ))
+        })?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

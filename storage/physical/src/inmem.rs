@@ -29,12 +29,20 @@ impl InMem {
 impl Backend for InMem {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         crate::validate_key(key)?;
-        Ok(self.map.read().map_err(|_| Self::poisoned())?.get(key).cloned())
+        Ok(self
+            .map
+            .read()
+            .map_err(|_| Self::poisoned())?
+            .get(key)
+            .cloned())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let map = self.map.read().map_err(|_| Self::poisoned())?;
-        let keys = map.range(prefix.to_owned()..).map(|(k, _)| k.as_str()).take_while(|k| k.starts_with(prefix));
+        let keys = map
+            .range(prefix.to_owned()..)
+            .map(|(k, _)| k.as_str())
+            .take_while(|k| k.starts_with(prefix));
         Ok(crate::children(prefix, keys))
     }
 

@@ -8,7 +8,11 @@ pub fn validate_key(key: &str) -> Result<(), StorageError> {
         || key.starts_with('/')
         || key.contains('\0')
         || key.split('/').any(|seg| seg == "." || seg == "..");
-    if bad { Err(StorageError::InvalidKey(key.to_owned())) } else { Ok(()) }
+    if bad {
+        Err(StorageError::InvalidKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
 }
 
 /// Turns a sorted stream of full keys under `prefix` into the immediate children Vault's `List` returns:
@@ -19,7 +23,9 @@ where
 {
     let mut out: Vec<String> = Vec::new();
     for key in sorted_keys {
-        let Some(rest) = key.strip_prefix(prefix) else { continue };
+        let Some(rest) = key.strip_prefix(prefix) else {
+            continue;
+        };
         if rest.is_empty() {
             continue;
         }

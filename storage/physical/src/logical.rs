@@ -32,12 +32,18 @@ pub struct View {
 impl View {
     /// A view of `inner` under `prefix`, which must be empty or end with `/`.
     pub fn new(inner: Arc<dyn Storage>, prefix: impl Into<String>) -> Self {
-        Self { inner, prefix: prefix.into() }
+        Self {
+            inner,
+            prefix: prefix.into(),
+        }
     }
 
     /// A narrower view under `sub` (relative to this view).
     pub fn sub(&self, sub: &str) -> Self {
-        Self { inner: self.inner.clone(), prefix: format!("{}{sub}", self.prefix) }
+        Self {
+            inner: self.inner.clone(),
+            prefix: format!("{}{sub}", self.prefix),
+        }
     }
 
     /// The prefix this view adds to every key.
@@ -73,8 +79,13 @@ impl Storage for View {
             .into_iter()
             .map(|op| {
                 Ok(match op {
-                    Op::Put { key, value } => Op::Put { key: self.full(&key)?, value },
-                    Op::Delete { key } => Op::Delete { key: self.full(&key)? },
+                    Op::Put { key, value } => Op::Put {
+                        key: self.full(&key)?,
+                        value,
+                    },
+                    Op::Delete { key } => Op::Delete {
+                        key: self.full(&key)?,
+                    },
                 })
             })
             .collect::<Result<Vec<_>, StorageError>>()?;

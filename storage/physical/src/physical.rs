@@ -48,11 +48,18 @@ pub trait Backend: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Stores `value` at `key`.
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
-        self.batch(vec![Op::Put { key: key.to_owned(), value }]).await
+        self.batch(vec![Op::Put {
+            key: key.to_owned(),
+            value,
+        }])
+        .await
     }
     /// Removes `key` (no error if absent).
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        self.batch(vec![Op::Delete { key: key.to_owned() }]).await
+        self.batch(vec![Op::Delete {
+            key: key.to_owned(),
+        }])
+        .await
     }
     /// The immediate children of `prefix` (which is empty or ends in `/`): leaf names, and folders with a
     /// trailing `/`, sorted.

@@ -304,6 +304,20 @@ fn map_redb(path: &Path, e: redb::Error) -> RaftStoreError {
     }
 }
 
+/// Storage keys are readable in these files (values are ciphertext), so only the server's user may open them,
+/// as OpenBao does with its raft files.
+fn restrict_permissions(path: &Path, mode: u32) -> Result<(), RaftStoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| RaftStoreError::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,17 +411,4 @@ mod tests {
         std::fs::remove_file(dir.path().join("log.redb")).unwrap();
         drop(open_files(dir.path(), 1).unwrap());
     }
-}
-
-/// Storage keys are readable in these files (values are ciphertext), so only the server's user may open them,
-/// as OpenBao does with its raft files.
-fn restrict_permissions(path: &Path, mode: u32) -> Result<(), RaftStoreError> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| RaftStoreError::io(path, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = (path, mode);
-    Ok(())
 }

@@ -6,49 +6,96 @@ use serde_json::Map;
 use crate::{Core, CoreError, CoreOptions, Operation, Request, Standalone, Token};
 
 async fn core() -> Arc<Core> {
-    Core::new(Arc::new(storage::InMem::new()), Arc::new(Standalone::default()), CoreOptions::default()).await.unwrap()
+    Core::new(
+        Arc::new(storage::InMem::new()),
+        Arc::new(Standalone::default()),
+        CoreOptions::default(),
+    )
+    .await
+    .unwrap()
 }
 
 fn init_req(shares: u64, threshold: u64) -> InitRequest {
-    InitRequest { secret_shares: Some(shares), secret_threshold: Some(threshold), ..Default::default() }
+    InitRequest {
+        secret_shares: Some(shares),
+        secret_threshold: Some(threshold),
+        ..Default::default()
+    }
 }
 
 fn req(op: Operation, path: &str, token: &str) -> Request {
-    Request { id: "r".into(), operation: op, path: path.into(), data: Map::new(), token: Some(Token(token.into())), remote_addr: None }
+    Request {
+        id: "r".into(),
+        operation: op,
+        path: path.into(),
+        data: Map::new(),
+        token: Some(Token(token.into())),
+        remote_addr: None,
+    }
 }
 
 #[tokio::test]
 async fn init_unseal_seal_cycle() {
     let core = core().await;
     assert!(!core.is_initialized());
-    assert!(matches!(core.handle(req(Operation::Read, "sys/key-status", "x")).await, Err(CoreError::Sealed)));
+    assert!(matches!(
+        core.handle(req(Operation::Read, "sys/key-status", "x"))
+            .await,
+        Err(CoreError::Sealed)
+    ));
 
     let init = core.initialize(init_req(5, 3)).await.unwrap();
     assert_eq!((init.keys.len(), init.keys_base64.len()), (5, 5));
     assert!(init.root_token.starts_with("s."));
-    assert!(core.is_initialized() && core.is_sealed(), "init leaves the server sealed");
-    assert!(matches!(core.initialize(init_req(5, 3)).await, Err(CoreError::AlreadyInitialized)));
+    assert!(
+        core.is_initialized() && core.is_sealed(),
+        "init leaves the server sealed"
+    );
+    assert!(matches!(
+        core.initialize(init_req(5, 3)).await,
+        Err(CoreError::AlreadyInitialized)
+    ));
 
     // Hex and base64 forms both count; progress and nonce track the attempt.
     let s = core.unseal(Some(&init.keys[0]), false).await.unwrap();
     assert_eq!((s.sealed, s.progress, s.t, s.n), (true, 1, 3, 5));
     assert!(!s.nonce.is_empty());
-    let s = core.unseal(Some(&init.keys_base64[1]), false).await.unwrap();
+    let s = core
+        .unseal(Some(&init.keys_base64[1]), false)
+        .await
+        .unwrap();
     assert_eq!(s.progress, 2);
     let s = core.unseal(Some(&init.keys[2]), false).await.unwrap();
     assert!(!s.sealed && s.progress == 0 && s.nonce.is_empty());
     assert!(s.cluster_name.unwrap().starts_with("vault-cluster-"));
 
     let root = init.root_token.as_str();
-    let ks = core.handle(req(Operation::Read, "sys/key-status", root)).await.unwrap();
+    let ks = core
+        .handle(req(Operation::Read, "sys/key-status", root))
+        .await
+        .unwrap();
     assert_eq!(ks.data.unwrap()["term"], 1);
-    assert!(core.handle(req(Operation::Update, "sys/rotate", root)).await.unwrap().is_empty());
-    let ks = core.handle(req(Operation::Read, "sys/key-status", root)).await.unwrap();
+    assert!(
+        core.handle(req(Operation::Update, "sys/rotate", root))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let ks = core
+        .handle(req(Operation::Read, "sys/key-status", root))
+        .await
+        .unwrap();
     assert_eq!(ks.data.unwrap()["term"], 2);
 
-    core.handle(req(Operation::Update, "sys/seal", root)).await.unwrap();
+    core.handle(req(Operation::Update, "sys/seal", root))
+        .await
+        .unwrap();
     assert!(core.is_sealed());
-    assert!(matches!(core.handle(req(Operation::Read, "sys/key-status", root)).await, Err(CoreError::Sealed)));
+    assert!(matches!(
+        core.handle(req(Operation::Read, "sys/key-status", root))
+            .await,
+        Err(CoreError::Sealed)
+    ));
 }
 
 #[tokio::test]
@@ -59,7 +106,10 @@ async fn wrong_shares_reset_progress_and_stay_sealed() {
     let other = core_with_other_keys().await;
     core.unseal(Some(&a.keys[0]), false).await.unwrap();
     let err = core.unseal(Some(&other[1]), false).await.unwrap_err();
-    assert!(matches!(err, CoreError::InvalidRequest(ref m) if m.contains("failed to unseal")), "{err:?}");
+    assert!(
+        matches!(err, CoreError::InvalidRequest(ref m) if m.contains("failed to unseal")),
+        "{err:?}"
+    );
     let s = core.seal_status();
     assert!(s.sealed);
     assert_eq!(s.progress, 0, "progress resets after a failed attempt");
@@ -75,16 +125,37 @@ async fn core_with_other_keys() -> Vec<String> {
 #[tokio::test]
 async fn reset_and_bad_input() {
     let core = core().await;
-    assert!(matches!(core.unseal(Some("00"), false).await, Err(CoreError::InvalidRequest(_))), "uninitialized");
+    assert!(
+        matches!(
+            core.unseal(Some("00"), false).await,
+            Err(CoreError::InvalidRequest(_))
+        ),
+        "uninitialized"
+    );
     let init = core.initialize(init_req(3, 2)).await.unwrap();
-    assert_eq!(core.unseal(Some(&init.keys[0]), false).await.unwrap().progress, 1);
+    assert_eq!(
+        core.unseal(Some(&init.keys[0]), false)
+            .await
+            .unwrap()
+            .progress,
+        1
+    );
     assert_eq!(core.unseal(None, true).await.unwrap().progress, 0);
-    assert!(matches!(core.unseal(Some("zz not a key"), false).await, Err(CoreError::InvalidRequest(_))));
+    assert!(matches!(
+        core.unseal(Some("zz not a key"), false).await,
+        Err(CoreError::InvalidRequest(_))
+    ));
     for (s, t) in [(0, 0), (2, 3), (256, 2)] {
-        assert!(matches!(core.initialize(init_req(s, t)).await, Err(CoreError::AlreadyInitialized | CoreError::InvalidRequest(_))));
+        assert!(matches!(
+            core.initialize(init_req(s, t)).await,
+            Err(CoreError::AlreadyInitialized | CoreError::InvalidRequest(_))
+        ));
     }
     let fresh = self::core().await;
-    assert!(matches!(fresh.initialize(init_req(2, 3)).await, Err(CoreError::InvalidRequest(_))));
+    assert!(matches!(
+        fresh.initialize(init_req(2, 3)).await,
+        Err(CoreError::InvalidRequest(_))
+    ));
     assert!(!fresh.is_initialized(), "a rejected init writes nothing");
 }
 
@@ -95,19 +166,43 @@ async fn pipeline_denies_and_routes() {
     assert_eq!(root.as_str(), "root");
     let mut no_token = req(Operation::Read, "sys/key-status", "");
     no_token.token = None;
-    assert!(matches!(core.handle(no_token).await, Err(CoreError::PermissionDenied)));
-    assert!(matches!(core.handle(req(Operation::Read, "sys/key-status", "wrong")).await, Err(CoreError::PermissionDenied)));
-    assert!(matches!(core.handle(req(Operation::Read, "secret/foo", "root")).await, Err(CoreError::UnsupportedPath(p)) if p == "secret/foo"));
-    assert!(matches!(core.handle(req(Operation::Delete, "sys/key-status", "root")).await, Err(CoreError::UnsupportedOperation)));
+    assert!(matches!(
+        core.handle(no_token).await,
+        Err(CoreError::PermissionDenied)
+    ));
+    assert!(matches!(
+        core.handle(req(Operation::Read, "sys/key-status", "wrong"))
+            .await,
+        Err(CoreError::PermissionDenied)
+    ));
+    assert!(
+        matches!(core.handle(req(Operation::Read, "secret/foo", "root")).await, Err(CoreError::UnsupportedPath(p)) if p == "secret/foo")
+    );
+    assert!(matches!(
+        core.handle(req(Operation::Delete, "sys/key-status", "root"))
+            .await,
+        Err(CoreError::UnsupportedOperation)
+    ));
 
     let mut cfg = req(Operation::Update, "sys/rotate/keyring/config", "root");
-    cfg.data.insert("max_operations".into(), serde_json::json!("2000000"));
+    cfg.data
+        .insert("max_operations".into(), serde_json::json!("2000000"));
     cfg.data.insert("interval".into(), serde_json::json!("48h"));
     core.handle(cfg).await.unwrap();
-    let read = core.handle(req(Operation::Read, "sys/rotate/config", "root")).await.unwrap();
+    let read = core
+        .handle(req(Operation::Read, "sys/rotate/config", "root"))
+        .await
+        .unwrap();
     let data = read.data.unwrap();
-    assert_eq!((data["max_operations"].as_u64(), data["interval"].as_u64()), (Some(2_000_000), Some(48 * 3600)));
+    assert_eq!(
+        (data["max_operations"].as_u64(), data["interval"].as_u64()),
+        (Some(2_000_000), Some(48 * 3600))
+    );
     let mut bad = req(Operation::Update, "sys/rotate/keyring/config", "root");
-    bad.data.insert("max_operations".into(), serde_json::json!(5));
-    assert!(matches!(core.handle(bad).await, Err(CoreError::InvalidRequest(_))));
+    bad.data
+        .insert("max_operations".into(), serde_json::json!(5));
+    assert!(matches!(
+        core.handle(bad).await,
+        Err(CoreError::InvalidRequest(_))
+    ));
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::{Core, CoreError, Operation, Request, Response};
 
@@ -40,22 +40,26 @@ pub(super) async fn config(core: &Core, req: &Request) -> Result<Response, CoreE
         Operation::Update | Operation::Create => {
             let mut c = barrier.rotation_config().await?;
             if let Some(v) = req.data.get("max_operations") {
-                c.max_operations =
-                    as_u64(v).ok_or_else(|| CoreError::InvalidRequest("max_operations must be an integer".into()))?;
+                c.max_operations = as_u64(v).ok_or_else(|| {
+                    CoreError::InvalidRequest("max_operations must be an integer".into())
+                })?;
             }
             if let Some(v) = req.data.get("interval") {
                 let d = match v {
-                    Value::String(s) => api_spec::duration::parse(s).map_err(|e| CoreError::InvalidRequest(format!("interval: {e}")))?,
-                    other => Duration::from_secs(
-                        as_u64(other).ok_or_else(|| CoreError::InvalidRequest("interval must be a duration".into()))?,
-                    ),
+                    Value::String(s) => api_spec::duration::parse(s)
+                        .map_err(|e| CoreError::InvalidRequest(format!("interval: {e}")))?,
+                    other => Duration::from_secs(as_u64(other).ok_or_else(|| {
+                        CoreError::InvalidRequest("interval must be a duration".into())
+                    })?),
                 };
                 c.interval = d;
             }
             if let Some(v) = req.data.get("enabled") {
-                c.enabled = as_bool(v).ok_or_else(|| CoreError::InvalidRequest("enabled must be a boolean".into()))?;
+                c.enabled = as_bool(v)
+                    .ok_or_else(|| CoreError::InvalidRequest("enabled must be a boolean".into()))?;
             }
-            c.validate().map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
+            c.validate()
+                .map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
             barrier.set_rotation_config(c).await?;
             Ok(Response::default())
         }
@@ -86,5 +90,6 @@ fn as_bool(v: &Value) -> Option<bool> {
 
 pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
     let dt = time::OffsetDateTime::from(t);
-    dt.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    dt.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
