@@ -1,1 +1,9 @@
-//! placeholder
+//! Benchmarks for Coffer: the side-by-side load harness against OpenBao (`--bin load`) and,
+//! under `benches/`, criterion benches for the hot functions. See `benches/README.md`.
+
+pub mod harness;
+pub mod http;
+pub mod measure;
+pub mod report;
+pub mod server;
+pub mod workload;
