@@ -79,6 +79,8 @@ struct Inner {
     shut_down: AtomicBool,
     /// Complete when the log and state machine files have been closed.
     files_closed: Mutex<Vec<oneshot::Receiver<()>>>,
+    /// Set once this node has a leader and (alone) has applied its own log: writes wait for it.
+    ready: AtomicBool,
     multiplier: u64,
 }
 
@@ -93,8 +95,8 @@ impl std::fmt::Debug for RaftStore {
 
 impl RaftStore {
     /// Opens the store in `cfg.dir`, creating it if needed. A fresh directory bootstraps a single-node
-    /// cluster with this node as its only voter. Returns once this node leads (or, in a multi-node
-    /// cluster, knows a leader) and has applied every committed entry, or fails after a deadline.
+    /// cluster with this node as its only voter. Returns as soon as the files are open and Raft runs; reads
+    /// work at once, writes first wait (see [`RaftStore::wait_ready`]) for leadership.
     pub async fn open(cfg: RaftConfig) -> Result<RaftStore, RaftStoreError> {
         let multiplier = u64::from(cfg.performance_multiplier.max(1));
         let config = Arc::new(raft_config(multiplier)?);
@@ -132,11 +134,12 @@ impl RaftStore {
                 sm_flushes: sm_counters.flushes,
                 sm_applied: sm_counters.applied,
                 shut_down: AtomicBool::new(false),
+                ready: AtomicBool::new(false),
                 files_closed: Mutex::new(vec![log_closed, sm_closed]),
                 multiplier,
             }),
         };
-        if let Err(e) = store.start().await {
+        if let Err(e) = store.bootstrap().await {
             if let Err(close) = store.shutdown().await {
                 tracing::warn!(error = %close, "shutting down after a failed open");
             }
@@ -145,7 +148,10 @@ impl RaftStore {
         Ok(store)
     }
 
-    async fn start(&self) -> Result<(), RaftStoreError> {
+    /// Initializes a fresh single-node cluster, or asks a restarted sole voter to take leadership at once. Does
+    /// not wait for it: reads are served from the local state machine (which holds every acknowledged write,
+    /// since writes are acknowledged only once applied), so the server can answer while the election runs.
+    async fn bootstrap(&self) -> Result<(), RaftStoreError> {
         let raft = &self.inner.raft;
         let node_id = self.inner.node_id;
         if !raft.is_initialized().await.map_err(fatal)? {
@@ -158,6 +164,16 @@ impl RaftStore {
             // A restarted single node would otherwise sit out a whole election timeout first.
             raft.trigger().elect(false).await.map_err(fatal)?;
         }
+        Ok(())
+    }
+
+    /// Waits until this node can take writes: a leader is known and, for a sole voter, its own log is applied.
+    pub async fn wait_ready(&self) -> Result<(), RaftStoreError> {
+        if self.inner.ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let raft = &self.inner.raft;
+        let node_id = self.inner.node_id;
         let deadline = Duration::from_secs(10 * self.inner.multiplier);
         let ready = move |m: &RaftMetrics<TypeConfig>| {
             let sole = m.membership_config.voter_ids().eq([node_id]);
@@ -176,6 +192,7 @@ impl RaftStore {
                 WaitError::Timeout(..) => RaftStoreError::NoLeader(deadline),
                 _ => RaftStoreError::ShutDown,
             })?;
+        self.inner.ready.store(true, Ordering::Release);
         Ok(())
     }
 
@@ -313,6 +330,7 @@ impl RaftStore {
     /// One Raft entry: returns once it is committed and applied.
     async fn write(&self, ops: Vec<Op>) -> Result<(), RaftStoreError> {
         self.check_open()?;
+        self.wait_ready().await?;
         let cmd = Command::Batch(ops.into_iter().map(WireOp::from).collect());
         match self.inner.raft.client_write(cmd).await {
             Ok(_) => Ok(()),

@@ -41,6 +41,7 @@ async fn backend_conformance() {
 async fn fresh_store_is_single_node_leader() {
     let dir = tempfile::tempdir().unwrap();
     let store = RaftStore::open(cfg(dir.path())).await.unwrap();
+    store.wait_ready().await.unwrap();
     let st = store.status();
     assert!(st.is_leader, "{st:?}");
     assert_eq!(st.node_id, 1);
@@ -125,6 +126,9 @@ async fn reopen_after_shutdown_keeps_data() {
 
     let t = Instant::now();
     let store = RaftStore::open(cfg(dir.path())).await.unwrap();
+    // Reads are served from the local state machine before leadership is back.
+    assert_eq!(store.get("b/1").await.unwrap(), Some(vec![1]));
+    store.wait_ready().await.unwrap();
     println!("reopen until leader took {:?}", t.elapsed());
     assert!(store.status().is_leader);
     for n in 0..50u64 {
