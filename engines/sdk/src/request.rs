@@ -1,0 +1,123 @@
+//! What an engine receives.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use storage::View;
+
+use crate::Clock;
+use crate::path::RouteMatch;
+
+/// What a request asks to do (HTTP verbs map onto these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// GET.
+    Read,
+    /// LIST, or GET with `?list=true`.
+    List,
+    /// POST/PUT to a path the engine's existence check says is new.
+    Create,
+    /// POST/PUT.
+    Update,
+    /// DELETE.
+    Delete,
+    /// PATCH.
+    Patch,
+}
+
+/// A mount's identity and settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountInfo {
+    /// Where it is mounted, with a trailing slash (`secret/`, `auth/userpass/`).
+    pub path: String,
+    /// Engine type (`kv`, `userpass`, ...).
+    pub kind: String,
+    /// Unique id of the mount (its storage lives under it).
+    pub uuid: String,
+    /// Public handle of the mount (`kv_1a2b3c4d`).
+    pub accessor: String,
+    /// Engine options (`version = "2"` for KV).
+    pub options: BTreeMap<String, String>,
+    /// Effective default lease TTL.
+    pub default_lease_ttl: Duration,
+    /// Effective maximum lease TTL.
+    pub max_lease_ttl: Duration,
+}
+
+/// What the engine may know about the caller's token.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's accessor.
+    pub accessor: String,
+    /// The token's display name.
+    pub display_name: String,
+    /// The token's policies.
+    pub policies: Vec<String>,
+    /// The identity entity the token belongs to, or empty.
+    pub entity_id: String,
+    /// Whether the token has the root policy.
+    pub root: bool,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("display_name", &self.display_name)
+            .field("policies", &self.policies)
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request routed to an engine.
+pub struct Request<'a> {
+    /// Unique request id.
+    pub id: &'a str,
+    /// The operation.
+    pub operation: Operation,
+    /// Path relative to the mount, no leading slash.
+    pub path: &'a str,
+    /// The matched path-table entry and its captured segments.
+    pub route: &'a RouteMatch,
+    /// Body fields, or query parameters for reads and lists.
+    pub data: &'a Map<String, Value>,
+    /// The mount's private storage.
+    pub storage: &'a View,
+    /// Time source.
+    pub clock: &'a dyn Clock,
+    /// The mount.
+    pub mount: &'a MountInfo,
+    /// The caller, when the request carried a valid token (absent on unauthenticated login paths).
+    pub caller: Option<&'a Caller>,
+    /// The client's address.
+    pub remote_addr: Option<SocketAddr>,
+}
+
+impl Request<'_> {
+    /// The value captured for `{name}` in the matched pattern.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.route.param(name)
+    }
+}
+
+/// A lease of this engine being renewed or revoked.
+pub struct LeaseRequest<'a> {
+    /// The lease id.
+    pub lease_id: &'a str,
+    /// The secret's kind, as the engine named it when issuing.
+    pub kind: &'a str,
+    /// What the engine stored with the secret at issue time.
+    pub internal: &'a Map<String, Value>,
+    /// Requested increment, if any.
+    pub increment: Option<Duration>,
+    /// When the lease was issued.
+    pub issue_time: std::time::SystemTime,
+    /// The mount's private storage.
+    pub storage: &'a View,
+    /// Time source.
+    pub clock: &'a dyn Clock,
+    /// The mount.
+    pub mount: &'a MountInfo,
+}

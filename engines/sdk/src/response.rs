@@ -1,0 +1,112 @@
+//! What an engine answers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+/// An engine's answer. No data, secret, auth or warnings means 204.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Response {
+    /// Data for the client.
+    pub data: Option<Map<String, Value>>,
+    /// Warnings for the client.
+    pub warnings: Vec<String>,
+    /// A leased secret: the core registers the lease and fills `lease_id`.
+    pub secret: Option<Secret>,
+    /// A successful login: the core creates the token.
+    pub auth: Option<Auth>,
+    /// A status other than 200 for an answer with data (KV v2's deleted version: 404 with its metadata).
+    pub status: Option<u16>,
+    /// Copy `data`'s keys to the top level, as OpenBao does for old `sys/` routes.
+    pub legacy_top_level: bool,
+}
+
+impl Response {
+    /// A response carrying `data`.
+    pub fn data(data: Map<String, Value>) -> Self {
+        Self {
+            data: Some(data),
+            ..Self::default()
+        }
+    }
+
+    /// A response carrying `data` built from a JSON object value (anything else becomes empty data).
+    pub fn json(value: Value) -> Self {
+        match value {
+            Value::Object(m) => Self::data(m),
+            _ => Self::data(Map::new()),
+        }
+    }
+
+    /// Adds a warning.
+    pub fn warn(mut self, w: impl Into<String>) -> Self {
+        self.warnings.push(w.into());
+        self
+    }
+
+    /// Whether this is a 204.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_none()
+            && self.warnings.is_empty()
+            && self.secret.is_none()
+            && self.auth.is_none()
+    }
+}
+
+/// A secret with a lease.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Secret {
+    /// The engine's name for this kind of secret (`creds`), passed back on renew/revoke.
+    pub kind: String,
+    /// Lease TTL (0 = the mount's default).
+    pub ttl: Duration,
+    /// Cap on renewals (0 = the mount's max).
+    pub max_ttl: Duration,
+    /// Whether the lease can be renewed.
+    pub renewable: bool,
+    /// What the engine needs later to renew or revoke (never shown to the client).
+    pub internal: Map<String, Value>,
+}
+
+/// A successful login, from which the core creates a token.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Auth {
+    /// Shown in lookups and audit logs.
+    pub display_name: String,
+    /// Policies for the token.
+    pub policies: Vec<String>,
+    /// Token metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Token TTL (0 = the mount's default).
+    pub ttl: Duration,
+    /// Cap on the token's life through renewals (0 = the mount's max).
+    pub max_ttl: Duration,
+    /// Periodic token period (0 = not periodic).
+    pub period: Duration,
+    /// Hard cap that renewals never pass (0 = none).
+    pub explicit_max_ttl: Duration,
+    /// Uses before the token is revoked (0 = unlimited).
+    pub num_uses: u32,
+    /// Whether the token can be renewed.
+    pub renewable: bool,
+    /// Leave the `default` policy out.
+    pub no_default_policy: bool,
+    /// `service` or `batch` (empty = service).
+    pub token_type: String,
+    /// CIDRs the token may be used from.
+    pub bound_cidrs: Vec<String>,
+    /// The identity alias of the login (name + metadata), for the entity the token belongs to.
+    pub alias: Option<Alias>,
+    /// What the auth method needs on renewal (never shown to the client).
+    pub internal: Map<String, Value>,
+}
+
+/// An identity alias: who logged in, as the auth method names them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Alias {
+    /// The alias name (user name, service account uid, ...).
+    pub name: String,
+    /// Alias metadata.
+    pub metadata: BTreeMap<String, String>,
+}

@@ -1,0 +1,31 @@
+//! The conformance suite every engine runs against its own path table.
+
+#![allow(clippy::panic, reason = "test helper")]
+
+use crate::{LogicalBackend, PathRouter};
+
+/// Checks that the path table compiles without overlaps, every spec documents itself and serves at least one
+/// operation, and every special path refers to a pattern prefix the table can route.
+pub fn exercise_engine(backend: &dyn LogicalBackend) {
+    let paths = backend.paths();
+    if let Err(e) = PathRouter::new(paths) {
+        panic!("path table does not compile: {e}");
+    }
+    for spec in paths {
+        assert!(!spec.help.is_empty(), "path {:?} has no help", spec.pattern);
+        assert!(
+            !spec.ops.is_empty(),
+            "path {:?} serves no operation",
+            spec.pattern
+        );
+        let mut names: Vec<_> = spec.fields.iter().map(|f| f.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            spec.fields.len(),
+            "path {:?} documents a field twice",
+            spec.pattern
+        );
+    }
+}
