@@ -59,6 +59,9 @@ pub struct Caller {
     pub entity_id: String,
     /// Whether the token has the root policy.
     pub root: bool,
+    /// An opaque, stable key for the token (the salted hash of its id), for per-token data such as cubbyholes;
+    /// never the token itself.
+    pub token_key: String,
 }
 
 impl std::fmt::Debug for Caller {

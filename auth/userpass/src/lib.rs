@@ -1,0 +1,1 @@
+//! The userpass auth method

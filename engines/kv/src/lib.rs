@@ -1,0 +1,1 @@
+//! The kv secrets engine, versions 1 and 2
