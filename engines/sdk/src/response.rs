@@ -100,6 +100,13 @@ pub struct Auth {
     pub alias: Option<Alias>,
     /// What the auth method needs on renewal (never shown to the client).
     pub internal: Map<String, Value>,
+    /// Set only by the token store, which creates tokens itself: the new token and its accessor. For every other
+    /// backend these stay empty and the core creates the token from the fields above.
+    pub client_token: String,
+    /// The new token's accessor (token store only, see `client_token`).
+    pub accessor: String,
+    /// Whether the token has no parent.
+    pub orphan: bool,
 }
 
 /// An identity alias: who logged in, as the auth method names them.
