@@ -70,7 +70,7 @@ pub struct Secret {
 }
 
 /// A successful login, from which the core creates a token.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Auth {
     /// Shown in lookups and audit logs.
     pub display_name: String,
@@ -116,4 +116,21 @@ pub struct Alias {
     pub name: String,
     /// Alias metadata.
     pub metadata: BTreeMap<String, String>,
+}
+
+// The token and accessor are credentials: never in Debug output.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("display_name", &self.display_name)
+            .field("policies", &self.policies)
+            .field("ttl", &self.ttl)
+            .field("max_ttl", &self.max_ttl)
+            .field("period", &self.period)
+            .field("num_uses", &self.num_uses)
+            .field("renewable", &self.renewable)
+            .field("token_type", &self.token_type)
+            .field("orphan", &self.orphan)
+            .finish_non_exhaustive()
+    }
 }
