@@ -118,6 +118,8 @@ pub struct Acl {
     segment: Vec<SegmentPattern>,
     segment_trie: SegmentTrie,
     rules: Vec<Rule>,
+    /// Literal part (up to the first wildcard) of every pattern granting something, for [`Acl::has_rules_under`].
+    granting_prefixes: Vec<Box<str>>,
     valid_until: Option<SystemTime>,
     no_policies: GrantingPolicies,
     root_policies: GrantingPolicies,
@@ -539,6 +541,7 @@ impl Acl {
             segment: Vec::new(),
             segment_trie: SegmentTrie::new(),
             rules: Vec::new(),
+            granting_prefixes: Vec::new(),
             valid_until: None,
             no_policies,
             root_policies,
@@ -597,7 +600,17 @@ impl Acl {
 
         for (i, (key, builder)) in builders.into_iter().enumerate() {
             let id = u32::try_from(i).unwrap_or(u32::MAX);
-            acl.rules.push(builder.build(&acl.no_policies));
+            let rule = builder.build(&acl.no_policies);
+            if !rule.caps.is_deny() && rule.caps != Capabilities::NONE {
+                let text = match &key {
+                    PatternKey::Exact(p) | PatternKey::Prefix(p) | PatternKey::Segment(p) => {
+                        p.as_str()
+                    }
+                };
+                let literal = text.split(['*', '+']).next().unwrap_or("");
+                acl.granting_prefixes.push(Box::from(literal));
+            }
+            acl.rules.push(rule);
             match key {
                 PatternKey::Exact(p) => {
                     acl.exact.insert(p.into_boxed_str(), id);
@@ -628,6 +641,12 @@ impl Acl {
     /// Whether this ACL holds the root policy.
     pub fn is_root(&self) -> bool {
         self.root
+    }
+
+    /// Whether some non-deny rule applies to a path at or below `prefix` (a mount path): OpenBao's test for
+    /// whether a token may see a mount at all, e.g. `secret/data/app/*` gives access to the `secret/` mount.
+    pub fn has_rules_under(&self, prefix: &str) -> bool {
+        self.root || self.granting_prefixes.iter().any(|p| p.starts_with(prefix))
     }
 
     /// The earliest path `expiration` still ahead: a cached ACL must be recompiled after it.

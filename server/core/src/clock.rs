@@ -1,31 +1,3 @@
-//! Injected time, so TTL logic can be tested without sleeping.
+//! Injected time: the engine SDK's clock, re-exported for the node.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A source of wall-clock time.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> SystemTime;
-
-    /// The current time as Unix seconds.
-    fn unix(&self) -> u64 {
-        self.now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    }
-}
-
-/// The real clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the one place that reads the system time"
-    )]
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
+pub use engine_sdk::{Clock, SystemClock};

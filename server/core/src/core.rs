@@ -1,7 +1,7 @@
 //! The core: seal state machine (uninitialized → sealed ⇄ unsealed) and the entry point of the request pipeline.
 
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use api_spec::sys::{InitRequest, InitResponse, SealStatus};
 use arc_swap::ArcSwap;
@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 use storage::{Backend, Storage, View};
 use zeroize::Zeroizing;
 
+use crate::mounts::{Catalog, Mounts};
+use crate::policy_store::PolicyStore;
 use crate::seal_config::SealConfig;
 use crate::unseal::{Progress, decode_share};
-use crate::{Clock, Cluster, CoreError, Request, Response, SystemClock, paths, sys};
+use crate::{Clock, Cluster, CoreError, Request, Response, SystemClock, paths};
 
 /// Settings the node passes to the core.
 pub struct CoreOptions {
@@ -26,7 +28,16 @@ pub struct CoreOptions {
     pub cluster_addr: Option<String>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// Backend factories by type name.
+    pub catalog: Arc<Catalog>,
+    /// System default lease TTL.
+    pub default_lease_ttl: Duration,
+    /// System maximum lease TTL.
+    pub max_lease_ttl: Duration,
 }
+
+/// OpenBao's system default and maximum lease TTL: 768h.
+const SYSTEM_TTL: Duration = Duration::from_secs(768 * 3600);
 
 impl Default for CoreOptions {
     fn default() -> Self {
@@ -35,6 +46,9 @@ impl Default for CoreOptions {
             api_addr: None,
             cluster_addr: None,
             clock: Arc::new(SystemClock),
+            catalog: Arc::new(Catalog::new()),
+            default_lease_ttl: SYSTEM_TTL,
+            max_lease_ttl: SYSTEM_TTL,
         }
     }
 }
@@ -50,10 +64,20 @@ enum State {
 pub(crate) struct Unsealed {
     pub(crate) seal: SealConfig,
     pub(crate) tokens: TokenStore,
+    pub(crate) mounts: Mounts,
+    pub(crate) policies: PolicyStore,
     pub(crate) cluster: ClusterInfo,
     pub(crate) active_since: SystemTime,
     /// Background keyring auto-rotation; aborted when this is dropped (on seal).
     _rotation: AbortOnDrop,
+}
+
+/// What unsealing builds.
+struct Setup {
+    tokens: TokenStore,
+    cluster: ClusterInfo,
+    mounts: Mounts,
+    policies: PolicyStore,
 }
 
 /// Name and id of the cluster, generated at init and stored through the barrier.
@@ -262,7 +286,8 @@ impl Core {
         self.barrier.unseal(&root).await?;
         let setup = self.post_unseal_setup(true).await;
         let root_token = match setup {
-            Ok((tokens, _)) => tokens
+            Ok(setup) => setup
+                .tokens
                 .create_root(None, self.clock().unix())
                 .await
                 .map(|(t, _)| t),
@@ -331,12 +356,19 @@ impl Core {
         };
         self.barrier.unseal(&root).await?;
         match self.post_unseal_setup(false).await {
-            Ok((tokens, cluster)) => {
+            Ok(Setup {
+                tokens,
+                cluster,
+                mounts,
+                policies,
+            }) => {
                 let rotation = self.spawn_rotation_check();
                 self.state
                     .store(Arc::new(State::Unsealed(Arc::new(Unsealed {
                         seal: cfg,
                         tokens,
+                        mounts,
+                        policies,
                         cluster,
                         active_since: self.now(),
                         _rotation: rotation,
@@ -366,10 +398,24 @@ impl Core {
             .await?;
         let key = init.keys_base64.first().cloned().unwrap_or_default();
         self.unseal(Some(&key), false).await?;
+        let unsealed = self.unsealed()?;
+        if self.opts.catalog.contains_key("kv") {
+            let req = crate::mounts::MountRequest {
+                kind: "kv-v2".into(),
+                description: "key/value secret storage".into(),
+                config: Default::default(),
+                options: Default::default(),
+                local: false,
+                seal_wrap: false,
+            };
+            unsealed
+                .mounts
+                .mount(crate::mount_table::Table::Secrets, "secret/", req)
+                .await?;
+        }
         let Some(id) = root_token_id else {
             return Ok((key, Zeroizing::new(init.root_token.clone())));
         };
-        let unsealed = self.unsealed()?;
         unsealed.tokens.revoke(&init.root_token).await?;
         let (token, _) = unsealed
             .tokens
@@ -395,18 +441,10 @@ impl Core {
         Ok(())
     }
 
-    /// The logical request pipeline: sealed check, token, authorization, routing.
+    /// The logical request pipeline (see `pipeline.rs`).
     pub async fn handle(&self, req: Request) -> Result<Response, CoreError> {
         let unsealed = self.unsealed()?;
-        let token = req.token.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
-        let Some(entry) = unsealed.tokens.lookup(token).await? else {
-            return Err(CoreError::PermissionDenied);
-        };
-        // Policies arrive with the ACL work; until then only root tokens exist and they may do everything.
-        if !entry.is_root() {
-            return Err(CoreError::PermissionDenied);
-        }
-        sys::route(self, &req).await
+        crate::pipeline::handle(self, &unsealed, req).await
     }
 
     fn lock_progress(&self) -> Result<std::sync::MutexGuard<'_, Progress>, CoreError> {
@@ -416,9 +454,9 @@ impl Core {
     }
 
     /// Builds what an unsealed core needs; on the first unseal after init, creates the cluster identity.
-    async fn post_unseal_setup(&self, first: bool) -> Result<(TokenStore, ClusterInfo), CoreError> {
+    async fn post_unseal_setup(&self, first: bool) -> Result<Setup, CoreError> {
         let plain: Arc<dyn Storage> = self.barrier.clone();
-        let tokens = TokenStore::new(View::new(plain, paths::TOKEN_VIEW));
+        let tokens = TokenStore::new(View::new(plain.clone(), paths::TOKEN_VIEW));
         let cluster = match self.barrier.get(paths::CLUSTER_INFO).await? {
             Some(bytes) => serde_json::from_slice::<ClusterInfo>(&bytes)
                 .map_err(|e| CoreError::Internal(format!("cluster info is corrupt: {e}")))?,
@@ -444,7 +482,37 @@ impl Core {
             },
             None => cluster,
         };
-        Ok((tokens, cluster))
+        let policies = PolicyStore::load(plain.clone()).await?;
+        let mut builtins: std::collections::BTreeMap<
+            &'static str,
+            Arc<dyn engine_sdk::LogicalBackend>,
+        > = std::collections::BTreeMap::new();
+        builtins.insert("cubbyhole", Arc::new(crate::cubbyhole::Cubbyhole));
+        builtins.insert("token", Arc::new(auth_token::Backend::new(tokens.clone())));
+        let mounts = Mounts::setup(
+            plain,
+            self.opts.catalog.clone(),
+            builtins,
+            (self.opts.default_lease_ttl, self.opts.max_lease_ttl),
+        )
+        .await?;
+        // A revoked token's cubbyhole goes with it.
+        if let Some(route) = mounts
+            .router()
+            .routes()
+            .iter()
+            .find(|r| r.entry.kind == "cubbyhole")
+        {
+            tokens.set_revoke_hook(Arc::new(crate::cubbyhole::RevokeCubbyhole {
+                view: route.view.clone(),
+            }));
+        }
+        Ok(Setup {
+            tokens,
+            cluster,
+            mounts,
+            policies,
+        })
     }
 
     fn spawn_rotation_check(&self) -> AbortOnDrop {

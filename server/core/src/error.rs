@@ -19,6 +19,9 @@ pub enum CoreError {
     /// Missing, unknown or insufficient token (403).
     #[error("permission denied")]
     PermissionDenied,
+    /// Denied, with an explanation OpenBao gives on some paths (403).
+    #[error("{0}")]
+    PermissionDeniedWith(String),
     /// No handler for the path (404 with OpenBao's message).
     #[error("no handler for route \"{0}\". route entry not found.")]
     UnsupportedPath(String),
@@ -28,6 +31,12 @@ pub enum CoreError {
     /// Nothing stored at the path (404 with an empty error list).
     #[error("not found")]
     NotFound,
+    /// The target conflicts with existing state, e.g. a mount path in use (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// An outside service failed (502); the message is the service's.
+    #[error("{0}")]
+    Upstream(String),
     /// This node cannot serve the request now (503), e.g. it lost leadership.
     #[error("{0}")]
     Unavailable(String),
@@ -54,6 +63,23 @@ impl From<auth_token::TokenError> for CoreError {
         match e {
             auth_token::TokenError::InvalidRequest(m) => CoreError::InvalidRequest(m),
             auth_token::TokenError::Storage(s) => CoreError::Storage(s),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<engine_sdk::EngineError> for CoreError {
+    fn from(e: engine_sdk::EngineError) -> Self {
+        use engine_sdk::EngineError as E;
+        match e {
+            E::InvalidRequest(m) => CoreError::InvalidRequest(m),
+            E::NotFound => CoreError::NotFound,
+            E::PermissionDenied => CoreError::PermissionDenied,
+            E::UnsupportedOperation => CoreError::UnsupportedOperation,
+            E::UnsupportedPath(p) => CoreError::UnsupportedPath(p),
+            E::NotRenewable => CoreError::InvalidRequest("lease is not renewable".into()),
+            E::Upstream { message, .. } => CoreError::Upstream(message),
+            E::Storage(s) => CoreError::Storage(s),
             other => CoreError::Internal(other.to_string()),
         }
     }

@@ -4,22 +4,7 @@ use std::net::SocketAddr;
 
 use serde_json::{Map, Value};
 
-/// What a request asks to do (HTTP verbs map onto these in server-http).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
-    /// GET.
-    Read,
-    /// LIST, or GET with `?list=true`.
-    List,
-    /// POST/PUT to a path that does not exist yet (decided by an existence check).
-    Create,
-    /// POST/PUT.
-    Update,
-    /// DELETE.
-    Delete,
-    /// PATCH.
-    Patch,
-}
+pub use engine_sdk::Operation;
 
 /// A request to a logical path (everything under `/v1/` that is not a pre-unseal endpoint).
 #[derive(Debug, Clone)]
@@ -57,6 +42,23 @@ pub struct Response {
     pub warnings: Vec<String>,
     /// Copy `data`'s keys to the top level of the JSON body too, as OpenBao does for old `sys/` routes.
     pub legacy_top_level: bool,
+    /// The envelope's `auth` object (a login or token creation).
+    pub auth: Option<Value>,
+    /// Lease fields of the envelope.
+    pub lease: Option<Lease>,
+    /// A status other than 200 for an answer with a body.
+    pub status: Option<u16>,
+}
+
+/// The lease fields of a response envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lease {
+    /// Lease id, empty when the secret is not tracked (KV).
+    pub id: String,
+    /// Seconds.
+    pub duration: u64,
+    /// Whether it can be renewed.
+    pub renewable: bool,
 }
 
 impl Response {
@@ -68,14 +70,22 @@ impl Response {
         }
     }
 
+    /// A response carrying `data` built from a JSON object (anything else becomes empty data).
+    pub fn json(value: Value) -> Self {
+        match value {
+            Value::Object(m) => Self::data(m),
+            _ => Self::data(Map::new()),
+        }
+    }
+
     /// Marks the response for OpenBao's top-level copy of `data`.
     pub fn with_legacy_top_level(mut self) -> Self {
         self.legacy_top_level = true;
         self
     }
 
-    /// Whether this answer is a 204 (no data, no warnings).
+    /// Whether this answer is a 204 (no data, no warnings, no auth).
     pub fn is_empty(&self) -> bool {
-        self.data.is_none() && self.warnings.is_empty()
+        self.data.is_none() && self.warnings.is_empty() && self.auth.is_none()
     }
 }

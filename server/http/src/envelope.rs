@@ -12,8 +12,17 @@ pub(crate) fn respond(request_id: String, resp: server_core::Response) -> Respon
         return StatusCode::NO_CONTENT.into_response();
     }
     let legacy = resp.legacy_top_level;
+    let status = resp
+        .status
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let lease = resp.lease.unwrap_or_default();
     let env = Envelope {
         request_id,
+        lease_id: lease.id,
+        renewable: lease.renewable,
+        lease_duration: lease.duration,
+        auth: resp.auth,
         data: resp.data,
         warnings: if resp.warnings.is_empty() {
             None
@@ -23,7 +32,7 @@ pub(crate) fn respond(request_id: String, resp: server_core::Response) -> Respon
         ..Envelope::default()
     };
     if !legacy {
-        return Json(env).into_response();
+        return (status, Json(env)).into_response();
     }
     // OpenBao copies `data` to the top level for old sys routes; old clients read it there.
     let mut body = match serde_json::to_value(&env) {
@@ -35,5 +44,5 @@ pub(crate) fn respond(request_id: String, resp: server_core::Response) -> Respon
             body.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    Json(Value::Object(body)).into_response()
+    (status, Json(Value::Object(body))).into_response()
 }

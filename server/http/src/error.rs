@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The HTTP method is not supported on this path.
     #[error("unsupported operation")]
     MethodNotAllowed,
+    /// PATCH without `Content-Type: application/merge-patch+json`.
+    #[error("PATCH requires Content-Type application/merge-patch+json")]
+    UnsupportedMediaType,
     /// The request ran past `max_request_duration`.
     #[error("request timed out")]
     Timeout,
@@ -41,6 +44,9 @@ impl ApiError {
             }
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, vec![self.to_string()]),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, vec![self.to_string()]),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, vec![self.to_string()])
+            }
             ApiError::Timeout => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 vec!["context deadline exceeded".into()],
@@ -56,11 +62,15 @@ fn core_status(e: &CoreError) -> (StatusCode, Vec<String>) {
         CoreError::NotInitialized => (StatusCode::SERVICE_UNAVAILABLE, msg()),
         CoreError::AlreadyInitialized => (StatusCode::BAD_REQUEST, msg()),
         CoreError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, msg()),
-        CoreError::PermissionDenied => (StatusCode::FORBIDDEN, msg()),
+        CoreError::PermissionDenied | CoreError::PermissionDeniedWith(_) => {
+            (StatusCode::FORBIDDEN, msg())
+        }
         CoreError::UnsupportedPath(_) => (StatusCode::NOT_FOUND, msg()),
         CoreError::UnsupportedOperation => (StatusCode::METHOD_NOT_ALLOWED, msg()),
         // A plain "nothing here" is a 404 with an empty error list, which clients rely on.
         CoreError::NotFound => (StatusCode::NOT_FOUND, Vec::new()),
+        CoreError::Conflict(_) => (StatusCode::CONFLICT, msg()),
+        CoreError::Upstream(_) => (StatusCode::BAD_GATEWAY, msg()),
         CoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, msg()),
         CoreError::Storage(StorageError::Sealed) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -142,6 +152,16 @@ mod tests {
                 vec!["unsupported operation"],
             ),
             (CoreError::NotFound.into(), 404, vec![]),
+            (
+                CoreError::Conflict("path is already in use at secret/".into()).into(),
+                409,
+                vec!["path is already in use at secret/"],
+            ),
+            (
+                CoreError::Upstream("connection refused".into()).into(),
+                502,
+                vec!["connection refused"],
+            ),
             (
                 CoreError::Storage(StorageError::Sealed).into(),
                 503,

@@ -59,6 +59,20 @@ async fn handle_inner(
         "PATCH" => Operation::Patch,
         _ => return Err(ApiError::MethodNotAllowed),
     };
+    // OpenBao only takes JSON merge patches on PATCH.
+    if operation == Operation::Patch {
+        let ct = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("application/merge-patch+json")
+        {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
     let data = match operation {
         Operation::Read | Operation::List | Operation::Delete => query
             .into_iter()

@@ -1,5 +1,6 @@
 //! The `coffer` binary's library: configuration, the vault-compatible CLI, and server startup.
 
+mod catalog;
 pub mod cli;
 mod cluster;
 pub mod config;

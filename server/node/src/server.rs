@@ -138,6 +138,9 @@ pub async fn run(
             cluster_name: config.cluster_name.clone(),
             api_addr: config.api_addr.clone(),
             cluster_addr: config.cluster_addr.clone(),
+            catalog: std::sync::Arc::new(crate::catalog::builtin()),
+            default_lease_ttl: config.default_lease_ttl,
+            max_lease_ttl: config.max_lease_ttl,
             ..CoreOptions::default()
         },
     )

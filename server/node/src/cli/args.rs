@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::commands::{AuthCmd, KvCmd, LoginArgs, PolicyCmd, SecretsCmd, TokenCmd};
+
 /// Vault's default API address.
 pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
 
@@ -60,6 +62,9 @@ pub struct GlobalArgs {
         hide = true
     )]
     pub client_timeout: Duration,
+    /// Ask the server to wrap every response in a token with this TTL.
+    #[arg(long = "wrap-ttl", global = true, env = "VAULT_WRAP_TTL", value_parser = GoDuration::parse)]
+    pub wrap_ttl: Option<GoDuration>,
 }
 
 /// Output formats supported by the client.
@@ -112,10 +117,27 @@ pub enum Command {
         /// Path to delete.
         path: String,
     },
-    /// Authenticate with a token and store it in ~/.vault-token.
-    Login {
-        /// The token (`-` reads it from stdin; prompted for when absent).
-        token: Option<String>,
+    /// Authenticate (token or userpass) and store the token in ~/.vault-token.
+    Login(LoginArgs),
+    /// Create, look up, renew and revoke tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Manage ACL policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Enable, tune, move and disable secrets engines.
+    #[command(subcommand)]
+    Secrets(SecretsCmd),
+    /// Enable, tune and disable auth methods.
+    #[command(subcommand)]
+    Auth(AuthCmd),
+    /// Work with key/value secrets (versions 1 and 2).
+    #[command(subcommand)]
+    Kv(KvCmd),
+    /// Unwrap a response-wrapping token (the client token when absent).
+    Unwrap {
+        /// `[TOKEN]`: the wrapping token.
+        args: Vec<String>,
     },
     /// Print the client version.
     Version,
@@ -234,6 +256,79 @@ fn looks_like_number(text: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E')
         && text.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+}
+
+/// A Go `time.Duration` flag value in nanoseconds; may be negative (`system` is -1s, as in vault).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GoDuration(pub i64);
+
+impl GoDuration {
+    /// Parse vault's duration flag syntax: a bare integer is seconds, else Go syntax with an optional sign.
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
+        let trimmed = text.trim();
+        if trimmed == "system" {
+            return Ok(Self(-1_000_000_000));
+        }
+        let (negative, unsigned) = match trimmed.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
+        };
+        let duration =
+            parse_duration(unsigned).map_err(|_| DurationError::Invalid(text.to_owned()))?;
+        let nanos = i64::try_from(duration.as_nanos())
+            .map_err(|_| DurationError::Invalid(text.to_owned()))?;
+        Ok(Self(if negative { -nanos } else { nanos }))
+    }
+
+    /// Whole seconds, truncated toward zero.
+    pub fn secs(self) -> i64 {
+        self.0 / 1_000_000_000
+    }
+
+    /// Go's `Duration.String()`: `0s`, `1h0m0s`, `1m30s`, `1.5s`, `500ms`, `-1s`.
+    pub fn go_string(self) -> String {
+        const SEC: u64 = 1_000_000_000;
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let u = self.0.unsigned_abs();
+        if u == 0 {
+            return "0s".to_owned();
+        }
+        if u < SEC {
+            let (unit, scale, digits) = if u < 1_000 {
+                ("ns", 1, 0)
+            } else if u < 1_000_000 {
+                ("µs", 1_000, 3)
+            } else {
+                ("ms", 1_000_000, 6)
+            };
+            return format!("{sign}{}{}{unit}", u / scale, fraction(u % scale, digits));
+        }
+        let secs = u / SEC;
+        let seconds = format!("{}{}s", secs % 60, fraction(u % SEC, 9));
+        let (h, m) = (secs / 3600, (secs / 60) % 60);
+        if h > 0 {
+            format!("{sign}{h}h{m}m{seconds}")
+        } else if m > 0 {
+            format!("{sign}{m}m{seconds}")
+        } else {
+            format!("{sign}{seconds}")
+        }
+    }
+}
+
+/// `.ddd` with trailing zeros removed (nothing when zero), for `digits` fractional digits.
+fn fraction(value: u64, digits: usize) -> String {
+    if value == 0 || digits == 0 {
+        return String::new();
+    }
+    let text = format!("{value:0digits$}");
+    format!(".{}", text.trim_end_matches('0'))
+}
+
+impl std::fmt::Display for GoDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.go_string())
+    }
 }
 
 /// Errors of [`parse_duration`].
@@ -444,6 +539,22 @@ mod tests {
                 Some("x")
             )
         );
+    }
+
+    #[test]
+    fn go_durations() {
+        let go = |t: &str| GoDuration::parse(t).unwrap().go_string();
+        assert_eq!(go("0"), "0s");
+        assert_eq!(go("1h"), "1h0m0s");
+        assert_eq!(go("90"), "1m30s");
+        assert_eq!(go("1.5s"), "1.5s");
+        assert_eq!(go("500ms"), "500ms");
+        assert_eq!(go("1500us"), "1.5ms");
+        assert_eq!(go("-1"), "-1s");
+        assert_eq!(go("system"), "-1s");
+        assert_eq!(go("768h"), "768h0m0s");
+        assert_eq!(GoDuration::parse("-90m").unwrap().secs(), -5400);
+        assert!(GoDuration::parse("x").is_err());
     }
 
     #[test]

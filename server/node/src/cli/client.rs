@@ -132,6 +132,8 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Token sent as `X-Vault-Token`.
     pub token: Option<Zeroizing<String>>,
+    /// Response-wrapping TTL requested for every call (`-wrap-ttl`), as a Go duration string.
+    pub wrap_ttl: Option<String>,
 }
 
 /// A raw HTTP response.
@@ -142,12 +144,28 @@ pub struct RawResponse {
     pub body: Zeroizing<Vec<u8>>,
 }
 
+/// Which requests ask the server to wrap their response (vault's wrapping lookup function).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wrapping {
+    /// Only writes to `sys/wrapping/wrap`, with vault's default TTL of 5 minutes.
+    Default,
+    /// Every request, with this TTL (`-wrap-ttl`).
+    All(String),
+    /// No request.
+    Off,
+}
+
+/// The TTL vault's client asks for when writing to `sys/wrapping/wrap` without `-wrap-ttl`.
+const DEFAULT_WRAPPING_TTL: &str = "5m";
+
 /// A vault API client.
+#[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
     base: Url,
     address: String,
     token: Option<Zeroizing<String>>,
+    wrapping: Wrapping,
 }
 
 impl fmt::Debug for ApiClient {
@@ -202,6 +220,7 @@ impl ApiClient {
             base,
             address,
             token: config.token,
+            wrapping: config.wrap_ttl.map_or(Wrapping::Default, Wrapping::All),
         })
     }
 
@@ -215,12 +234,54 @@ impl ApiClient {
         self.token = token;
     }
 
-    /// `<address>/v1/<path>` with each path segment percent-encoded.
+    /// The token sent with requests.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref().map(String::as_str)
+    }
+
+    /// Choose which requests are wrapped.
+    pub fn set_wrapping(&mut self, wrapping: Wrapping) {
+        self.wrapping = wrapping;
+    }
+
+    /// A copy of this client that never asks for response wrapping (for preflight requests).
+    pub fn unwrapped(&self) -> Self {
+        let mut copy = self.clone();
+        copy.wrapping = Wrapping::Off;
+        copy
+    }
+
+    /// The `X-Vault-Wrap-TTL` to send for a request, if any.
+    fn wrap_ttl(&self, method: &Method, path: &str) -> Option<&str> {
+        match &self.wrapping {
+            Wrapping::All(ttl) => Some(ttl),
+            Wrapping::Default
+                if (method == Method::PUT || method == Method::POST)
+                    && path == "sys/wrapping/wrap" =>
+            {
+                Some(DEFAULT_WRAPPING_TTL)
+            }
+            Wrapping::Default | Wrapping::Off => None,
+        }
+    }
+
+    /// `<address>/v1/<path>` with the path cleaned like Go's `path.Join` (empty and `.` segments
+    /// dropped, `..` resolved, no trailing slash) and each segment percent-encoded.
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.pop_if_empty().push("v1");
+            let mut clean: Vec<&str> = Vec::new();
             for segment in path.split('/') {
+                match segment {
+                    "" | "." => {}
+                    ".." => {
+                        clean.pop();
+                    }
+                    other => clean.push(other),
+                }
+            }
+            for segment in clean {
                 segments.push(segment);
             }
         }
@@ -238,6 +299,19 @@ impl ApiClient {
         query: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Result<(Url, RawResponse), ApiError> {
+        self.send_typed(method, path, query, body, "application/json")
+            .await
+    }
+
+    /// [`Self::send`] with an explicit body content type.
+    async fn send_typed(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        content_type: &str,
+    ) -> Result<(Url, RawResponse), ApiError> {
         let url = self.url(path, query);
         let transport = |reason: String| ApiError::Transport {
             method: method.to_string(),
@@ -251,12 +325,15 @@ impl ApiClient {
         if let Some(token) = &self.token {
             request = request.header("X-Vault-Token", token.as_str());
         }
+        if let Some(ttl) = self.wrap_ttl(&method, path) {
+            request = request.header("X-Vault-Wrap-TTL", ttl);
+        }
         if let Some(body) = body {
             let bytes = Zeroizing::new(
                 serde_json::to_vec(body).map_err(|e| ApiError::Decode(e.to_string()))?,
             );
             request = request
-                .header("Content-Type", "application/json")
+                .header("Content-Type", content_type)
                 .body(bytes.to_vec());
         }
         let response = request
@@ -333,14 +410,58 @@ impl ApiClient {
         Ok(Secret::parse(&response.body)?)
     }
 
+    /// Read a path with query parameters, like [`Self::read`].
+    pub async fn read_with(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Secret>, ApiError> {
+        self.read_like(Method::GET, path, query).await
+    }
+
     /// Write JSON data with PUT (vault's `Logical().Write`).
     pub async fn write(&self, path: &str, data: &Value) -> Result<Option<Secret>, ApiError> {
-        self.write_like(Method::PUT, path, Some(data)).await
+        self.write_like(Method::PUT, path, Some(data), "application/json")
+            .await
+    }
+
+    /// Send `data` with any method and parse the response like [`Self::write`].
+    pub async fn write_method(
+        &self,
+        method: Method,
+        path: &str,
+        data: Option<&Value>,
+    ) -> Result<Option<Secret>, ApiError> {
+        self.write_like(method, path, data, "application/json")
+            .await
+    }
+
+    /// Send a request with query parameters; statuses >= 400 are errors (even 404), the body a secret.
+    pub async fn call_secret(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Secret>, ApiError> {
+        let response = self.call(method, path, query, None).await?;
+        Ok(Secret::parse(&response.body)?)
+    }
+
+    /// PATCH `data` as a JSON merge patch (vault's `Logical().JSONMergePatch`).
+    pub async fn merge_patch(&self, path: &str, data: &Value) -> Result<Option<Secret>, ApiError> {
+        self.write_like(
+            Method::PATCH,
+            path,
+            Some(data),
+            "application/merge-patch+json",
+        )
+        .await
     }
 
     /// Delete a path.
     pub async fn delete(&self, path: &str) -> Result<Option<Secret>, ApiError> {
-        self.write_like(Method::DELETE, path, None).await
+        self.write_like(Method::DELETE, path, None, "application/json")
+            .await
     }
 
     async fn write_like(
@@ -348,8 +469,11 @@ impl ApiClient {
         method: Method,
         path: &str,
         body: Option<&Value>,
+        content_type: &str,
     ) -> Result<Option<Secret>, ApiError> {
-        let (url, response) = self.send(method.clone(), path, &[], body).await?;
+        let (url, response) = self
+            .send_typed(method.clone(), path, &[], body, content_type)
+            .await?;
         if response.status >= 400 {
             return Err(response_error(&method, &url, &response));
         }
@@ -358,7 +482,7 @@ impl ApiClient {
 }
 
 /// Build the vault-style error for a response with status >= 400.
-fn response_error(method: &Method, url: &Url, response: &RawResponse) -> ApiError {
+pub(crate) fn response_error(method: &Method, url: &Url, response: &RawResponse) -> ApiError {
     #[derive(serde::Deserialize)]
     struct ErrorBody {
         #[serde(default)]
@@ -452,6 +576,7 @@ mod tests {
             tls_skip_verify: false,
             timeout: Duration::from_secs(5),
             token: None,
+            wrap_ttl: None,
         })
         .unwrap()
     }
@@ -472,6 +597,29 @@ mod tests {
             c.url("sys/seal-status", &[]).as_str(),
             "http://h:1/prefix/v1/sys/seal-status"
         );
+        // Cleaned like Go's path.Join.
+        assert_eq!(
+            c.url("sys/mounts/kv//tune/", &[]).as_str(),
+            "http://h:1/prefix/v1/sys/mounts/kv/tune"
+        );
+        assert_eq!(
+            c.url("/auth/userpass//login/./x/../bob", &[]).as_str(),
+            "http://h:1/prefix/v1/auth/userpass/login/bob"
+        );
+    }
+
+    #[test]
+    fn wrapping_lookup() {
+        let mut c = client("http://h:1");
+        assert_eq!(c.wrap_ttl(&Method::PUT, "sys/wrapping/wrap"), Some("5m"));
+        assert_eq!(c.wrap_ttl(&Method::GET, "sys/wrapping/wrap"), None);
+        assert_eq!(c.wrap_ttl(&Method::PUT, "kv/a"), None);
+        c.set_wrapping(Wrapping::All("1m0s".into()));
+        assert_eq!(c.wrap_ttl(&Method::GET, "kv/a"), Some("1m0s"));
+        assert_eq!(
+            c.unwrapped().wrap_ttl(&Method::PUT, "sys/wrapping/wrap"),
+            None
+        );
     }
 
     #[test]
@@ -482,6 +630,7 @@ mod tests {
             tls_skip_verify: false,
             timeout: Duration::from_secs(1),
             token: None,
+            wrap_ttl: None,
         })
         .unwrap_err();
         assert!(matches!(err, ApiError::Config(_)), "{err}");

@@ -226,7 +226,7 @@ pub(crate) fn secret_table(secret: &Secret) -> Option<String> {
         rows.push(("wrapping_token_ttl:".into(), ttl));
         rows.push((
             "wrapping_token_creation_time:".into(),
-            field("creation_time"),
+            go_time_string(&field("creation_time")),
         ));
         rows.push((
             "wrapping_token_creation_path:".into(),
@@ -335,6 +335,59 @@ fn wrap_words(words: &[&str], limit: usize) -> Vec<String> {
         i = next;
     }
     lines
+}
+
+/// Center `header` in equal signs for a section `total_len` wide (vault's `padEqualSigns`).
+pub(crate) fn pad_equal_signs(header: &str, total_len: usize) -> String {
+    let mut signs = total_len.saturating_sub(header.len() + 2);
+    if signs == 0 {
+        signs = 4;
+    }
+    if signs % 2 != 0 {
+        signs += 1;
+    }
+    let side = "=".repeat(signs / 2);
+    format!("{side} {header} {side}")
+}
+
+/// The section header vault prints above a map's table (`== Data ==`), sized to the longest key.
+pub(crate) fn header_for_map(header: &str, map: Option<&Map<String, Value>>) -> String {
+    let longest = map
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    // Four for the column gap and five for "Value".
+    pad_equal_signs(header, longest + 4 + 5)
+}
+
+/// An RFC 3339 timestamp as Go's `time.Time.String()` prints it (`2026-11-22 03:11:42.498659707 +0000 UTC`);
+/// other inputs are returned as is.
+pub(crate) fn go_time_string(timestamp: &str) -> String {
+    let parse = || -> Option<String> {
+        let (date, rest) = timestamp.split_once('T')?;
+        let (clock, zone) = if let Some(clock) = rest.strip_suffix('Z') {
+            (clock, "+0000 UTC".to_owned())
+        } else {
+            let at = rest.rfind(['+', '-'])?;
+            let (clock, offset) = rest.split_at(at);
+            let compact = offset.replace(':', "");
+            (clock, format!("{compact} {compact}"))
+        };
+        let (hms, nanos) = clock.split_once('.').unwrap_or((clock, ""));
+        if date.len() != 10 || hms.len() != 8 || !nanos.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let nanos = nanos.trim_end_matches('0');
+        let fraction = if nanos.is_empty() {
+            String::new()
+        } else {
+            format!(".{nanos}")
+        };
+        Some(format!("{date} {hms}{fraction} {zone}"))
+    };
+    parse().unwrap_or_else(|| timestamp.to_owned())
 }
 
 /// Recursively sort object keys, as Go's encoder does for maps.
@@ -470,6 +523,65 @@ mod tests {
             to_json(&v),
             "{\n  \"a\": {\n    \"y\": [],\n    \"z\": \"\\u003c\\u0026\\u003e\"\n  },\n  \"b\": 1\n}"
         );
+    }
+
+    #[test]
+    fn section_headers() {
+        assert_eq!(
+            pad_equal_signs("Secret Path", "secret/data/foo".len()),
+            "= Secret Path ="
+        );
+        assert_eq!(
+            pad_equal_signs("Metadata Path", "secret/metadata/foo".len()),
+            "== Metadata Path =="
+        );
+        let map = |keys: &[&str]| -> Map<String, Value> {
+            keys.iter()
+                .map(|k| ((*k).to_owned(), Value::Null))
+                .collect()
+        };
+        assert_eq!(header_for_map("Data", Some(&map(&["a"]))), "== Data ==");
+        assert_eq!(
+            header_for_map("Data", Some(&map(&["a", "bb"]))),
+            "=== Data ==="
+        );
+        assert_eq!(
+            header_for_map("Metadata", Some(&map(&["custom_metadata", "version"]))),
+            "======= Metadata ======="
+        );
+        assert_eq!(
+            header_for_map("Metadata", Some(&map(&["current_metadata_version"]))),
+            "============ Metadata ============"
+        );
+        assert_eq!(header_for_map("Metadata", None), "== Metadata ==");
+        assert_eq!(
+            header_for_map(
+                "Version 1",
+                Some(&map(&["created_time", "deletion_time", "destroyed"]))
+            ),
+            "====== Version 1 ======"
+        );
+    }
+
+    #[test]
+    fn go_times() {
+        assert_eq!(
+            go_time_string("2026-11-22T03:11:42.498659707Z"),
+            "2026-11-22 03:11:42.498659707 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_string("2026-11-22T03:11:42.5000Z"),
+            "2026-11-22 03:11:42.5 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_string("2026-11-22T03:11:42Z"),
+            "2026-11-22 03:11:42 +0000 UTC"
+        );
+        assert_eq!(
+            go_time_string("2026-11-22T05:11:42.1+02:00"),
+            "2026-11-22 05:11:42.1 +0200 +0200"
+        );
+        assert_eq!(go_time_string("junk"), "junk");
     }
 
     #[test]

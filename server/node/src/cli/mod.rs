@@ -8,6 +8,7 @@ mod args;
 mod client;
 mod commands;
 mod format;
+mod hclfmt;
 mod kv;
 mod secret;
 
@@ -21,11 +22,17 @@ use std::path::PathBuf;
 
 use zeroize::Zeroizing;
 
+pub use args::GoDuration;
 pub use args::{
     Cli, Command, DEFAULT_ADDRESS, DurationError, GlobalArgs, OperatorCmd, OutputFormat,
     ServerArgs, normalize_args, parse_duration,
 };
-pub use client::{ApiClient, ApiError, ClientConfig, RawResponse};
+pub use client::{ApiClient, ApiError, ClientConfig, RawResponse, Wrapping};
+pub use commands::{
+    AuthCmd, KvCmd, KvMetadataCmd, LoginArgs, PolicyCmd, SecretsCmd, TokenCmd, TokenCreateArgs,
+};
+pub use commands::{ConfigFlags, EnableFlags};
+pub use hclfmt::{FmtError, format_policy};
 pub use kv::{KvError, parse_kv_args};
 pub use secret::{Secret, SecretAuth};
 

@@ -1,9 +1,24 @@
 //! Client subcommands and the output helpers they share.
 
+mod auth;
+mod kv;
 mod logical;
 mod login;
+mod mounts;
 mod operator;
+mod policy;
+mod secrets;
 mod status;
+mod token;
+mod unwrap;
+
+pub use auth::AuthCmd;
+pub use kv::{KvCmd, KvMetadataCmd};
+pub use login::LoginArgs;
+pub use mounts::{ConfigFlags, EnableFlags};
+pub use policy::PolicyCmd;
+pub use secrets::SecretsCmd;
+pub use token::{TokenCmd, TokenCreateArgs};
 
 use std::io::ErrorKind;
 
@@ -13,7 +28,9 @@ use zeroize::Zeroizing;
 
 use super::args::{Command, GlobalArgs, OutputFormat};
 use super::client::{ApiClient, ApiError, ClientConfig};
-use super::format::{go_value, secret_table, sorted, to_json, warnings_block};
+use super::format::{
+    go_value, key_value_table, map_rows, secret_table, sorted, table, to_json, warnings_block,
+};
 use super::secret::{Secret, SecretAuth};
 use super::{ClientEnv, Io};
 
@@ -37,7 +54,84 @@ impl Ctx<'_, '_> {
             tls_skip_verify: self.global.tls_skip_verify,
             timeout: self.global.client_timeout,
             token: None,
+            // Vault ignores a zero -wrap-ttl.
+            wrap_ttl: self
+                .global
+                .wrap_ttl
+                .filter(|ttl| ttl.0 != 0)
+                .map(|ttl| ttl.go_string()),
         })
+    }
+
+    /// The client, or print why not and give vault's exit code 2.
+    pub(crate) fn api(&mut self) -> Result<ApiClient, i32> {
+        self.client().map_err(|err| {
+            self.io.err(&err.to_string());
+            2
+        })
+    }
+
+    /// Print a usage error (exit code 1).
+    pub(crate) fn usage(&mut self, message: &str) -> i32 {
+        self.io.err(message);
+        1
+    }
+
+    /// Print an API failure as `<what>: <error>` (exit code 2).
+    pub(crate) fn fail(&mut self, what: &str, err: &ApiError) -> i32 {
+        self.io.err(&format!("{what}: {err}"));
+        2
+    }
+
+    /// Print any serializable value as vault's indented JSON.
+    pub(crate) fn print_json<T: Serialize + ?Sized>(&mut self, value: &T) -> i32 {
+        self.io.out(&to_json(value));
+        0
+    }
+
+    /// Vault's `OutputData` for a map: JSON, or a `Key`/`Value` table (nothing when empty).
+    pub(crate) fn print_map(&mut self, map: &serde_json::Map<String, Value>) -> i32 {
+        if self.json() {
+            return self.print_json(&sorted(&Value::Object(map.clone())));
+        }
+        if !map.is_empty() {
+            self.io.out(&key_value_table(map_rows(map)));
+        }
+        0
+    }
+
+    /// Vault's `OutputList` for a list response: JSON keys, or warnings then a sorted `Keys` table.
+    pub(crate) fn print_list(&mut self, secret: &Secret) -> i32 {
+        let keys = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get("keys"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if self.json() {
+            return self.print_json(&sorted(&keys));
+        }
+        self.print_warnings(secret);
+        let items = keys.as_array().cloned().unwrap_or_default();
+        let mut names = Vec::with_capacity(items.len());
+        for key in &items {
+            let Some(name) = key.as_str() else {
+                self.io.err(&format!(
+                    "Could not parse output: {} is not a string",
+                    go_value(key)
+                ));
+                return 1;
+            };
+            names.push(name.to_owned());
+        }
+        if !names.is_empty() {
+            names.sort();
+            self.io.out(&table(
+                &["Keys"],
+                names.into_iter().map(|n| vec![n]).collect(),
+            ));
+        }
+        0
     }
 
     /// A client carrying `VAULT_TOKEN`, else the token file's token.
@@ -90,16 +184,38 @@ impl Ctx<'_, '_> {
     /// Print one field of a secret raw (vault's `-field`); exit 1 if it is absent.
     pub(crate) fn print_raw_field(&mut self, secret: &Secret, field: &str) -> i32 {
         let value = raw_secret_field(secret, field);
-        if value.as_ref().is_none_or(Value::is_null) {
-            self.io
-                .err(&format!("Field {} not present in secret", quoted(field)));
+        self.print_field_value(value, field, "secret", Some(secret))
+    }
+
+    /// Print one key of a data map raw (vault's `PrintRawField` on a map); exit 1 if it is absent.
+    pub(crate) fn print_map_field(
+        &mut self,
+        map: &serde_json::Map<String, Value>,
+        field: &str,
+    ) -> i32 {
+        self.print_field_value(map.get(field).cloned(), field, "map", None)
+    }
+
+    fn print_field_value(
+        &mut self,
+        value: Option<Value>,
+        field: &str,
+        type_name: &str,
+        secret: Option<&Secret>,
+    ) -> i32 {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            self.io.err(&format!(
+                "Field {} not present in {type_name}",
+                quoted(field)
+            ));
             return 1;
-        }
-        let value = value.unwrap_or_default();
+        };
         let text = if self.json() {
             to_json(&sorted(&value))
         } else {
-            self.print_warnings(secret);
+            if let Some(secret) = secret {
+                self.print_warnings(secret);
+            }
             go_value(&value)
         };
         self.print_raw(&text);
@@ -141,6 +257,18 @@ fn set_echo(on: bool) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status();
+}
+
+/// An I/O error as Go's `*PathError` prints it: `open /x: no such file or directory`.
+pub(crate) fn go_os_error(op: &str, path: &str, err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let message = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = message.chars();
+    let lowered = chars
+        .next()
+        .map(|c| c.to_lowercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default();
+    format!("{op} {path}: {lowered}")
 }
 
 pub(crate) fn quoted(s: &str) -> String {
@@ -257,7 +385,13 @@ pub(crate) async fn dispatch(
         } => logical::write(&mut ctx, &path, &kvs, force, field.as_deref()).await,
         Command::List { path } => logical::list(&mut ctx, &path).await,
         Command::Delete { path } => logical::delete(&mut ctx, &path).await,
-        Command::Login { token } => login::login(&mut ctx, token).await,
+        Command::Login(args) => login::login(&mut ctx, args).await,
+        Command::Token(cmd) => token::run(&mut ctx, cmd).await,
+        Command::Policy(cmd) => policy::run(&mut ctx, cmd).await,
+        Command::Secrets(cmd) => secrets::run(&mut ctx, cmd).await,
+        Command::Auth(cmd) => auth::run(&mut ctx, cmd).await,
+        Command::Kv(cmd) => kv::run(&mut ctx, cmd).await,
+        Command::Unwrap { args } => unwrap::unwrap(&mut ctx, &args).await,
         Command::Version => {
             ctx.io
                 .out(&format!("Coffer v{}", env!("CARGO_PKG_VERSION")));
@@ -270,6 +404,15 @@ pub(crate) async fn dispatch(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn go_style_io_errors() {
+        let err = std::fs::File::open("/nonexistent/x").unwrap_err();
+        assert_eq!(
+            go_os_error("open", "/nonexistent/x", &err),
+            "open /nonexistent/x: no such file or directory"
+        );
+    }
 
     #[test]
     fn sanitize() {

@@ -1,0 +1,325 @@
+//! The request pipeline (DESIGN.md §2): mount match → unauthenticated paths → token → ACL (with the existence
+//! check deciding create vs update) → route → token creation for logins → envelope fields.
+
+use std::sync::Arc;
+
+use engine_sdk::{Caller, Operation, RouteMatch};
+use policy::Acl;
+use serde_json::{Map, Value, json};
+
+use crate::core::Unsealed;
+use crate::request::Lease;
+use crate::router::Route;
+use crate::{Core, CoreError, Request, Response, sys};
+
+pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Response, CoreError> {
+    let path = req.path.as_str();
+    let is_sys = path == "sys" || path.starts_with("sys/");
+    let router = u.mounts.router();
+    let routed = if is_sys { None } else { router.lookup(path) };
+    let req = &req;
+
+    // Logins and other unauthenticated paths skip the token.
+    if let Some((route, rel)) = &routed {
+        if route.is_unauthenticated(rel) {
+            let m = match_route(route, rel, req)?;
+            let op = resolve_operation(core, route, rel, &m, req, None).await?;
+            return dispatch(core, u, route, rel, &m, req, op, None).await;
+        }
+    }
+
+    let token = req.token.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
+    if token.is_empty() {
+        return Err(CoreError::PermissionDenied);
+    }
+    let remote_ip = req.remote_addr.map(|a| a.ip());
+    let Some(entry) = u.tokens.check(token, core.clock().now(), remote_ip).await? else {
+        return Err(CoreError::PermissionDenied);
+    };
+    let token_key = u.tokens.key_of(token).await?;
+    let result = authorized(core, u, &req, routed, token, token_key.clone(), &entry).await;
+    // The token's last permitted use: revoke it (and its children) once the request is done.
+    if entry.revocation_pending {
+        if let Err(e) = u.tokens.revoke_tree(&token_key).await {
+            tracing::warn!(error = %e, "revoking a token after its last use failed; tidy will retry");
+        }
+    }
+    result
+}
+
+async fn authorized(
+    core: &Core,
+    u: &Unsealed,
+    req: &Request,
+    routed: Option<(Arc<Route>, &str)>,
+    token: &str,
+    token_key: String,
+    entry: &auth_token::TokenEntry,
+) -> Result<Response, CoreError> {
+    let path = req.path.as_str();
+    let is_sys = routed.is_none() && (path == "sys" || path.starts_with("sys/"));
+    let acl = u.policies.acl(&entry.policies);
+    let caller = Caller {
+        accessor: entry.accessor.clone(),
+        display_name: entry.display_name.clone(),
+        policies: entry.policies.clone(),
+        entity_id: entry.entity_id.clone(),
+        root: entry.is_root(),
+        token_key,
+    };
+
+    if is_sys {
+        // The CLI's KV preflight is allowed with any capability on the mount, not on the path itself.
+        if !path.starts_with("sys/internal/ui/mounts/") {
+            authorize(
+                &acl,
+                req.operation,
+                path,
+                &req.data,
+                policy::is_sudo_path(path),
+            )?;
+        }
+        return sys::route(core, u, req, &caller, &acl).await;
+    }
+
+    let Some((route, rel)) = routed else {
+        // Deny before revealing whether anything is mounted there.
+        authorize(&acl, req.operation, path, &req.data, false)?;
+        return Err(CoreError::UnsupportedPath(req.path.clone()));
+    };
+    // The token store's *-self endpoints act on the caller's own token, which OpenBao passes in the body.
+    let with_token;
+    let req = if route.entry.kind == "token"
+        && matches!(rel, "lookup-self" | "renew-self")
+        && !req.data.contains_key("token")
+    {
+        let mut r = req.clone();
+        r.data
+            .insert("token".into(), Value::String(token.to_owned()));
+        with_token = r;
+        &with_token
+    } else {
+        req
+    };
+    let m = match_route(&route, rel, req)?;
+    let op = resolve_operation(core, &route, rel, &m, req, Some(&caller)).await?;
+    authorize(&acl, op, path, &req.data, route.is_root_path(rel))?;
+    dispatch(core, u, &route, rel, &m, req, op, Some(&caller)).await
+}
+
+fn match_route(route: &Route, rel: &str, req: &Request) -> Result<RouteMatch, CoreError> {
+    route
+        .paths
+        .route(rel)
+        .ok_or_else(|| CoreError::UnsupportedPath(req.path.clone()))
+}
+
+/// POST/PUT become Create when the path's existence check says the target does not exist yet.
+async fn resolve_operation(
+    core: &Core,
+    route: &Route,
+    rel: &str,
+    m: &RouteMatch,
+    req: &Request,
+    caller: Option<&Caller>,
+) -> Result<Operation, CoreError> {
+    let spec = route
+        .backend
+        .paths()
+        .get(m.index)
+        .ok_or_else(|| CoreError::Internal("route index out of range".into()))?;
+    if req.operation != Operation::Update || !spec.existence_check {
+        return Ok(req.operation);
+    }
+    let exists = route
+        .backend
+        .exists(engine_request(
+            core,
+            route,
+            rel,
+            m,
+            req,
+            Operation::Update,
+            caller,
+        ))
+        .await?;
+    Ok(if exists {
+        Operation::Update
+    } else {
+        Operation::Create
+    })
+}
+
+/// The ACL decision for one request; sudo is required on root-protected paths.
+fn authorize(
+    acl: &Acl,
+    op: Operation,
+    path: &str,
+    data: &Map<String, Value>,
+    needs_sudo: bool,
+) -> Result<(), CoreError> {
+    let decision = acl.decide(policy_op(op), path, Some(data));
+    if !decision.allowed || (needs_sudo && !decision.root && !decision.is_sudo) {
+        return Err(CoreError::PermissionDenied);
+    }
+    Ok(())
+}
+
+pub(crate) fn policy_op(op: Operation) -> policy::Operation {
+    match op {
+        Operation::Read => policy::Operation::Read,
+        Operation::List => policy::Operation::List,
+        Operation::Create => policy::Operation::Create,
+        Operation::Update => policy::Operation::Update,
+        Operation::Delete => policy::Operation::Delete,
+        Operation::Patch => policy::Operation::Patch,
+    }
+}
+
+fn engine_request<'a>(
+    core: &'a Core,
+    route: &'a Route,
+    rel: &'a str,
+    m: &'a RouteMatch,
+    req: &'a Request,
+    op: Operation,
+    caller: Option<&'a Caller>,
+) -> engine_sdk::Request<'a> {
+    engine_sdk::Request {
+        id: &req.id,
+        operation: op,
+        path: rel,
+        route: m,
+        data: &req.data,
+        storage: &route.view,
+        clock: core.clock(),
+        mount: &route.info,
+        caller,
+        remote_addr: req.remote_addr,
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pipeline's state for one request"
+)]
+async fn dispatch(
+    core: &Core,
+    u: &Unsealed,
+    route: &Arc<Route>,
+    rel: &str,
+    m: &RouteMatch,
+    req: &Request,
+    op: Operation,
+    caller: Option<&Caller>,
+) -> Result<Response, CoreError> {
+    let spec = route
+        .backend
+        .paths()
+        .get(m.index)
+        .ok_or_else(|| CoreError::Internal("route index out of range".into()))?;
+    let served = spec.ops.contains(&op)
+        || (op == Operation::Create && spec.ops.contains(&Operation::Update))
+        || (op == Operation::Update && spec.ops.contains(&Operation::Create));
+    if !served {
+        return Err(CoreError::UnsupportedOperation);
+    }
+    if req.data.get("help").is_some() && matches!(op, Operation::Read) {
+        return Ok(Response::data(help(spec)));
+    }
+    let resp = route
+        .backend
+        .handle(engine_request(core, route, rel, m, req, op, caller))
+        .await?;
+    let mut out = Response {
+        data: resp.data,
+        warnings: resp.warnings,
+        legacy_top_level: resp.legacy_top_level,
+        status: resp.status,
+        ..Response::default()
+    };
+    if let Some(secret) = resp.secret {
+        // Only KV returns secrets so far, and KV secrets carry a TTL hint but no lease (as in OpenBao).
+        let ttl = if secret.ttl.is_zero() {
+            route.info.default_lease_ttl
+        } else {
+            secret.ttl
+        };
+        out.lease = Some(Lease {
+            id: String::new(),
+            duration: ttl.as_secs(),
+            renewable: secret.renewable,
+        });
+    }
+    if let Some(auth) = resp.auth {
+        out.auth = Some(login_auth(core, u, route, auth).await?);
+    }
+    Ok(out)
+}
+
+/// `?help=1`: the path's documentation from its spec.
+fn help(spec: &engine_sdk::PathSpec) -> Map<String, Value> {
+    let fields: Map<String, Value> = spec
+        .fields
+        .iter()
+        .map(|f| {
+            (
+                f.name.to_owned(),
+                json!({ "type": format!("{:?}", f.kind), "description": f.help }),
+            )
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("help".into(), json!(spec.help));
+    m.insert("fields".into(), Value::Object(fields));
+    m
+}
+
+/// Turns a backend's `Auth` into a token (unless the token store made it already) and the envelope's `auth` object.
+async fn login_auth(
+    core: &Core,
+    u: &Unsealed,
+    route: &Route,
+    auth: engine_sdk::Auth,
+) -> Result<Value, CoreError> {
+    // The token store creates (or renews) tokens itself; every other backend's Auth becomes a new token here.
+    let (token, accessor, policies, ttl) = if route.entry.kind != "token" {
+        let created = u
+            .tokens
+            .create_for_login(&auth, &route.info, core.clock().now())
+            .await?;
+        (
+            created.token.to_string(),
+            created.entry.accessor.clone(),
+            created.entry.policies.clone(),
+            created.entry.ttl,
+        )
+    } else {
+        (
+            auth.client_token.clone(),
+            auth.accessor.clone(),
+            auth.policies.clone(),
+            auth.ttl.as_secs(),
+        )
+    };
+    let token_type = if auth.token_type.is_empty() {
+        "service".to_owned()
+    } else {
+        auth.token_type.clone()
+    };
+    Ok(json!({
+        "client_token": token,
+        "accessor": accessor,
+        "policies": policies,
+        "token_policies": policies,
+        "identity_policies": Value::Null,
+        "metadata": if auth.metadata.is_empty() { Value::Null } else { json!(auth.metadata) },
+        "lease_duration": ttl,
+        "renewable": auth.renewable,
+        "entity_id": "",
+        "token_type": token_type,
+        "orphan": auth.orphan || route.entry.kind != "token",
+        "mfa_requirement": Value::Null,
+        "num_uses": auth.num_uses,
+    }))
+}

@@ -1,0 +1,172 @@
+//! ACL policies: stored through the barrier, parsed once, and compiled into ACLs cached per policy set. A policy
+//! write clears the compiled cache, so a request never parses policy text.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use policy::{Acl, Policy};
+use serde::{Deserialize, Serialize};
+use storage::Storage;
+
+use crate::{CoreError, paths};
+
+const VERSION: u32 = 1;
+
+/// How a policy is persisted: its name and the text as written (so reads return it verbatim).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    v: u32,
+    name: String,
+    text: String,
+}
+
+/// Parsed policies and compiled ACLs.
+pub(crate) struct PolicyStore {
+    storage: Arc<dyn Storage>,
+    /// Parsed policies by name (root is implicit).
+    policies: ArcSwap<HashMap<String, Arc<(Policy, String)>>>,
+    /// Compiled ACLs by sorted policy set. A std mutex: held only for a map lookup or insert.
+    acls: Mutex<HashMap<Vec<String>, Arc<Acl>>>,
+}
+
+impl PolicyStore {
+    /// Loads every stored policy; creates the default policy on first use.
+    pub(crate) async fn load(storage: Arc<dyn Storage>) -> Result<Self, CoreError> {
+        let mut map = HashMap::new();
+        for name in storage.list(paths::POLICY_PREFIX).await? {
+            let Some(bytes) = storage
+                .get(&format!("{}{name}", paths::POLICY_PREFIX))
+                .await?
+            else {
+                continue;
+            };
+            let stored: Stored = match serde_json::from_slice(&bytes) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(policy = %name, error = %e, "stored policy is corrupt; skipped");
+                    continue;
+                }
+            };
+            match Policy::parse(&stored.name, &stored.text) {
+                Ok(p) => {
+                    map.insert(stored.name, Arc::new((p, stored.text)));
+                }
+                Err(e) => {
+                    tracing::error!(policy = %name, error = %e, "stored policy no longer parses; skipped")
+                }
+            }
+        }
+        let store = Self {
+            storage,
+            policies: ArcSwap::from_pointee(map),
+            acls: Mutex::new(HashMap::new()),
+        };
+        if store.get(policy::DEFAULT_POLICY_NAME).is_none() {
+            store
+                .put(policy::DEFAULT_POLICY_NAME, policy::DEFAULT_POLICY)
+                .await?;
+        }
+        Ok(store)
+    }
+
+    /// Policy names, sorted (with `root`, as OpenBao lists it).
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.policies.load().keys().cloned().collect();
+        names.push(policy::ROOT_POLICY_NAME.into());
+        names.sort();
+        names
+    }
+
+    /// The stored text of a policy.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        self.policies.load().get(name).map(|p| p.1.clone())
+    }
+
+    /// A parsed policy.
+    pub(crate) fn parsed(&self, name: &str) -> Option<Policy> {
+        self.policies.load().get(name).map(|p| p.0.clone())
+    }
+
+    /// Parses, stores and activates a policy.
+    pub(crate) async fn put(&self, name: &str, text: &str) -> Result<(), CoreError> {
+        let name = policy::normalize_name(name);
+        policy::validate_name(&name).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
+        if name == policy::ROOT_POLICY_NAME {
+            return Err(CoreError::InvalidRequest(
+                "cannot update \"root\" policy".into(),
+            ));
+        }
+        let parsed =
+            Policy::parse(&name, text).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
+        let stored = Stored {
+            v: VERSION,
+            name: name.clone(),
+            text: text.to_owned(),
+        };
+        let bytes = serde_json::to_vec(&stored).map_err(|e| CoreError::Internal(e.to_string()))?;
+        self.storage
+            .put(&format!("{}{name}", paths::POLICY_PREFIX), &bytes)
+            .await?;
+        let mut map = (**self.policies.load()).clone();
+        map.insert(name, Arc::new((parsed, text.to_owned())));
+        self.policies.store(Arc::new(map));
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Deletes a policy (root and default cannot be deleted).
+    pub(crate) async fn delete(&self, name: &str) -> Result<(), CoreError> {
+        let name = policy::normalize_name(name);
+        if name == policy::ROOT_POLICY_NAME || name == policy::DEFAULT_POLICY_NAME {
+            return Err(CoreError::InvalidRequest(format!(
+                "cannot delete \"{name}\" policy"
+            )));
+        }
+        self.storage
+            .delete(&format!("{}{name}", paths::POLICY_PREFIX))
+            .await?;
+        let mut map = (**self.policies.load()).clone();
+        map.remove(&name);
+        self.policies.store(Arc::new(map));
+        self.invalidate();
+        Ok(())
+    }
+
+    /// The compiled ACL for a token's policies (cached per sorted set; unknown names are ignored as in OpenBao).
+    pub(crate) fn acl(&self, names: &[String]) -> Arc<Acl> {
+        let mut key: Vec<String> = names.to_vec();
+        key.sort();
+        key.dedup();
+        if let Ok(cache) = self.acls.lock() {
+            if let Some(acl) = cache.get(&key) {
+                return acl.clone();
+            }
+        }
+        let map = self.policies.load();
+        let root = Policy::root();
+        let mut selected: Vec<&Policy> = Vec::new();
+        for n in &key {
+            if n == policy::ROOT_POLICY_NAME {
+                selected.push(&root);
+            } else if let Some(p) = map.get(n) {
+                selected.push(&p.0);
+            }
+        }
+        let acl = Arc::new(Acl::new(selected));
+        if let Ok(mut cache) = self.acls.lock() {
+            // Bounded: a pathological number of distinct policy sets only costs recompiles.
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            cache.insert(key, acl.clone());
+        }
+        acl
+    }
+
+    fn invalidate(&self) {
+        if let Ok(mut cache) = self.acls.lock() {
+            cache.clear();
+        }
+    }
+}
