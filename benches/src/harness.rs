@@ -23,6 +23,9 @@ fn target_for(figure: &str) -> Option<f64> {
         "start" => Some(10.0),
         "rss" => Some(5.0),
         "health" => Some(2.5),
+        "kv-write" => Some(5.0),
+        "kv-read" | "token-lookup-self" => Some(3.0),
+        "token-create" => Some(5.0),
         _ => None,
     }
 }

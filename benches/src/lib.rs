@@ -7,3 +7,4 @@ pub mod measure;
 pub mod report;
 pub mod server;
 pub mod workload;
+pub mod workloads;

@@ -70,12 +70,24 @@ pub trait Workload: Send + Sync {
     fn is_success(&self, status: u16) -> bool {
         (200..300).contains(&status)
     }
+
+    /// The token the load requests carry, when not the root token (set up in `setup`).
+    fn token(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Every HTTP load workload, freshly constructed (one set per server under test).
 #[must_use]
 pub fn load_workloads() -> Vec<Box<dyn Workload>> {
-    vec![Box::new(Health)]
+    vec![
+        Box::new(Health),
+        Box::new(crate::workloads::KvWrite),
+        Box::new(crate::workloads::KvRead),
+        Box::new(crate::workloads::KvReadPolicy::default()),
+        Box::new(crate::workloads::TokenCreate),
+        Box::new(crate::workloads::TokenLookupSelf),
+    ]
 }
 
 /// `GET /v1/sys/health` (unauthenticated; 200 when initialised, unsealed and active).
@@ -164,7 +176,8 @@ pub async fn run_load(
 ) -> Result<LoadResult> {
     let mut conns = Vec::with_capacity(opts.concurrency);
     for _ in 0..opts.concurrency {
-        conns.push(Conn::connect(target.addr, &target.token).await?);
+        let token = workload.token().unwrap_or_else(|| target.token.clone());
+        conns.push(Conn::connect(target.addr, &token).await?);
     }
     let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
