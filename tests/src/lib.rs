@@ -22,8 +22,8 @@ pub use bao::{Bao, Cli, CmdOutput};
 pub use bin::{coffer_bin, target_dir, workspace_dir};
 pub use http::{Api, Resp};
 pub use hvac::Hvac;
-pub use net::free_port;
-pub use server::{ExitOutput, InitResult, ServerBuilder, TestServer, TlsFiles};
+pub use net::{free_port, free_port_pair};
+pub use server::{ExitOutput, InitResult, ServerBuilder, Target, TestServer, TlsFiles};
 pub use wait::{wait_until, wait_until_true};
 
 /// How long a fixture waits for a server to come up, answer or exit before failing the test.

@@ -11,7 +11,9 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::bao::bao_bin;
 use crate::http::{Api, reqwest_client};
+use crate::net::free_port_pair;
 use crate::{Bao, Cli, FIXTURE_TIMEOUT, Hvac, coffer_bin, free_port};
 
 /// Placeholders a raw config ([`ServerBuilder::raw_config`]) may contain.
@@ -74,9 +76,52 @@ pub struct ExitOutput {
     pub stderr: String,
 }
 
+/// Which server implementation a [`TestServer`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// Our `coffer` binary ([`coffer_bin`]).
+    Coffer,
+    /// The real OpenBao server (`bao server -dev`, the binary of [`bao_bin`]); dev servers only. Suites run
+    /// against it to prove that what they expect is OpenBao's behaviour.
+    OpenBao,
+}
+
+/// The environment variable choosing the target of the suites that support both ([`Target::from_env`]).
+pub const TARGET_ENV: &str = "COFFER_E2E_TARGET";
+
+impl Target {
+    /// `COFFER_E2E_TARGET`: `openbao` (or `bao`) → [`Target::OpenBao`], unset/empty/`coffer` → [`Target::Coffer`];
+    /// anything else fails the test (a typo must not silently test the wrong server).
+    pub fn from_env() -> Self {
+        let value = std::env::var(TARGET_ENV).unwrap_or_default();
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "coffer" => Self::Coffer,
+            "openbao" | "bao" => Self::OpenBao,
+            other => panic!("{TARGET_ENV}={other:?}: expected `coffer` or `openbao`"),
+        }
+    }
+
+    /// `coffer` or `openbao`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Coffer => "coffer",
+            Self::OpenBao => "openbao",
+        }
+    }
+
+    fn program(self) -> &'static Path {
+        match self {
+            Self::Coffer => coffer_bin(),
+            Self::OpenBao => bao_bin(),
+        }
+    }
+}
+
 /// Builder of a [`TestServer`].
 #[derive(Debug, Clone)]
 pub struct ServerBuilder {
+    target: Target,
     dev: bool,
     root_token_id: String,
     listener_extra: String,
@@ -90,6 +135,7 @@ impl ServerBuilder {
     /// An in-memory dev server (`-dev`), unsealed, root token [`DEV_ROOT_TOKEN`].
     pub fn dev() -> Self {
         Self {
+            target: Target::Coffer,
             dev: true,
             root_token_id: DEV_ROOT_TOKEN.to_owned(),
             listener_extra: String::new(),
@@ -106,6 +152,12 @@ impl ServerBuilder {
             dev: false,
             ..Self::dev()
         }
+    }
+
+    /// Runs this implementation instead of `coffer` ([`Target::OpenBao`] supports dev servers only).
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
     }
 
     /// The dev server's root token id.
@@ -179,8 +231,17 @@ impl ServerBuilder {
             .tempdir()
             .context("temp dir")?;
         let data_dir = dir.path().join("data");
-        let port = free_port();
-        let cluster_port = free_port();
+        if self.target == Target::OpenBao {
+            anyhow::ensure!(
+                self.dev && self.raw_config.is_none() && self.tls.is_none(),
+                "testkit: the OpenBao target supports plain dev servers only"
+            );
+        }
+        // OpenBao's dev server binds its cluster listener on the API port + 1, so it needs a pair.
+        let (port, cluster_port) = match self.target {
+            Target::OpenBao => free_port_pair(),
+            Target::Coffer => (free_port(), free_port()),
+        };
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let ca_pem = match &self.tls {
             Some(t) => Some(
@@ -195,6 +256,10 @@ impl ServerBuilder {
             args.push("-dev".into());
             args.push(format!("-dev-root-token-id={}", self.root_token_id));
             args.push(format!("-dev-listen-address=127.0.0.1:{port}"));
+            if self.target == Target::OpenBao {
+                // Keep the root token out of the token helper file (HOME is private anyway).
+                args.push("-dev-no-store-token".into());
+            }
         } else {
             std::fs::create_dir_all(&data_dir).context("creating the data dir")?;
             let text = match &self.raw_config {
@@ -210,6 +275,7 @@ impl ServerBuilder {
             config_path = Some(path);
         }
         Ok(TestServer {
+            target: self.target,
             dev: self.dev,
             args,
             env: self.env,
@@ -266,8 +332,9 @@ struct Captured {
     combined: String,
 }
 
-/// A `coffer` server process on a free port, killed when dropped.
+/// A `coffer` (or OpenBao, see [`Target`]) server process on a free port, killed when dropped.
 pub struct TestServer {
+    target: Target,
     dev: bool,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -290,6 +357,7 @@ impl std::fmt::Debug for TestServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestServer")
             .field("url", &self.url())
+            .field("target", &self.target)
             .field("dev", &self.dev)
             .finish_non_exhaustive()
     }
@@ -312,6 +380,27 @@ impl TestServer {
             .start()
             .await
             .unwrap_or_else(|e| panic!("testkit: dev server did not start: {e:#}"))
+    }
+
+    /// Starts a dev server of `target` (in-memory, unsealed, root token `root`).
+    pub async fn dev_with(target: Target) -> TestServer {
+        ServerBuilder::dev()
+            .target(target)
+            .start()
+            .await
+            .unwrap_or_else(|e| {
+                panic!("testkit: {} dev server did not start: {e:#}", target.name())
+            })
+    }
+
+    /// Starts a dev server of the target `COFFER_E2E_TARGET` names ([`Target::from_env`]).
+    pub async fn dev_target() -> TestServer {
+        Self::dev_with(Target::from_env()).await
+    }
+
+    /// Which implementation this server runs.
+    pub fn target(&self) -> Target {
+        self.target
     }
 
     /// Starts a durable raft server in a temp dir; it is uninitialized.
@@ -612,7 +701,8 @@ impl TestServer {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let mut cmd = Command::new(coffer_bin());
+        let program = self.target.program();
+        let mut cmd = Command::new(program);
         cmd.args(&self.args)
             .current_dir(self.dir.path())
             .stdin(Stdio::null())
@@ -632,12 +722,21 @@ impl TestServer {
         ] {
             cmd.env_remove(k);
         }
+        if self.target == Target::OpenBao {
+            // A private HOME (no token helper file shared with anyone) and none of the caller's BAO_* settings.
+            for (k, _) in std::env::vars_os() {
+                if k.to_string_lossy().starts_with("BAO_") {
+                    cmd.env_remove(&k);
+                }
+            }
+            cmd.env("HOME", self.dir.path());
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         let mut child = cmd
             .spawn()
-            .with_context(|| format!("spawning {}", coffer_bin().display()))?;
+            .with_context(|| format!("spawning {}", program.display()))?;
         if let Some(out) = child.stdout.take() {
             self.readers
                 .push(reader(out, Arc::clone(&self.output), Stream::Stdout));
@@ -672,14 +771,43 @@ impl TestServer {
             } else {
                 "sys/seal-status"
             };
+            // A dev server answers 200 on sys/health as soon as it is unsealed, but Coffer creates the dev root
+            // token and mounts `secret/` after that and prints the banner last: until then the root token gets
+            // 403 (a startup race worth fixing in the server; the fixture waits so it does not flake every suite).
+            let banner = !self.dev || self.log().contains("Root Token: ");
             let last = match api.try_send("GET", probe, None, &[]).await {
-                Ok(r) if !self.dev || r.status == 200 => return Ok(()),
+                Ok(r) if !self.dev || (r.status == 200 && banner) => {
+                    if self.target == Target::OpenBao {
+                        self.wait_openbao_kv(deadline).await?;
+                    }
+                    return Ok(());
+                }
                 Ok(r) => format!("{} {}", r.status, r.text()),
                 Err(e) => format!("{e:#}"),
             };
             if Instant::now() >= deadline {
                 bail!(
                     "server not answering after {FIXTURE_TIMEOUT:?} (last: {last})\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// OpenBao's dev server upgrades its `secret/` KV v2 mount in the background after it reports healthy, and
+    /// answers 400 "Upgrading from non-versioned to versioned data" meanwhile: wait until the mount serves.
+    async fn wait_openbao_kv(&self, deadline: Instant) -> anyhow::Result<()> {
+        let api = self.api();
+        loop {
+            let last = match api.try_send("GET", "secret/config", None, &[]).await {
+                Ok(r) if r.status == 200 => return Ok(()),
+                Ok(r) => format!("{} {}", r.status, r.text()),
+                Err(e) => format!("{e:#}"),
+            };
+            if Instant::now() >= deadline {
+                bail!(
+                    "OpenBao's secret/ mount not ready after {FIXTURE_TIMEOUT:?} (last: {last})\n{}",
                     self.log()
                 );
             }
@@ -742,7 +870,8 @@ impl Drop for TestServer {
         self.join_readers();
         if std::thread::panicking() {
             eprintln!(
-                "---- coffer server log ({}) ----\n{}",
+                "---- {} server log ({}) ----\n{}",
+                self.target.name(),
                 self.url(),
                 self.log()
             );

@@ -10,7 +10,7 @@ pub(crate) async fn lookup(b: &Backend, req: &Request<'_>) -> Result<Response, E
         return lookup_self(b, req).await;
     };
     let Some((_, entry)) = b.store.lookup_tainted(&token, req.clock.now()).await? else {
-        return Err(EngineError::PermissionDenied);
+        return Err(EngineError::Forbidden("bad token".into()));
     };
     Ok(Response::data(backend::lookup_data(
         &entry,

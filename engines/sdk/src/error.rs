@@ -13,6 +13,9 @@ pub enum EngineError {
     /// The caller may not do this (403).
     #[error("permission denied")]
     PermissionDenied,
+    /// 403 with OpenBao's specific message (e.g. "bad token").
+    #[error("{0}")]
+    Forbidden(String),
     /// The path exists but not with this operation (405).
     #[error("unsupported operation")]
     UnsupportedOperation,

@@ -15,7 +15,7 @@ const RW: &[Operation] = &[
 static PATHS: &[PathSpec] = &[
     PathSpec {
         pattern: "",
-        ops: &[Operation::List],
+        ops: &[Operation::List, Operation::Create, Operation::Update],
         existence_check: false,
         fields: &[],
         help: "List the token's cubbyhole.",
@@ -63,7 +63,7 @@ impl LogicalBackend for Cubbyhole {
             },
             Operation::Create | Operation::Update => {
                 if path.is_empty() || path.ends_with('/') {
-                    return Err(EngineError::invalid("missing secret name"));
+                    return Err(EngineError::invalid("cannot write to a path ending in '/'"));
                 }
                 if req.data.is_empty() {
                     return Err(EngineError::invalid("missing data fields"));

@@ -31,9 +31,7 @@ pub enum CoreError {
     /// Nothing stored at the path (404 with an empty error list).
     #[error("not found")]
     NotFound,
-    /// The target conflicts with existing state, e.g. a mount path in use (409).
-    #[error("{0}")]
-    Conflict(String),
+
     /// An outside service failed (502); the message is the service's.
     #[error("{0}")]
     Upstream(String),
@@ -75,6 +73,7 @@ impl From<engine_sdk::EngineError> for CoreError {
             E::InvalidRequest(m) => CoreError::InvalidRequest(m),
             E::NotFound => CoreError::NotFound,
             E::PermissionDenied => CoreError::PermissionDenied,
+            E::Forbidden(m) => CoreError::PermissionDeniedWith(m),
             E::UnsupportedOperation => CoreError::UnsupportedOperation,
             E::UnsupportedPath(p) => CoreError::UnsupportedPath(p),
             E::NotRenewable => CoreError::InvalidRequest("lease is not renewable".into()),

@@ -120,11 +120,17 @@ impl MountEntry {
     }
 
     /// The entry as `sys/mounts` shows it.
-    pub(crate) fn to_json(&self, system_default: Duration, system_max: Duration) -> Value {
-        let (default, max) = self.ttls(system_default, system_max);
+    pub(crate) fn to_json(&self, auth: bool) -> Value {
+        // The mount's own TTLs (0 = the system's), as OpenBao lists them; `tune` shows the effective ones.
         let mut config = Map::new();
-        config.insert("default_lease_ttl".into(), json!(default.as_secs()));
-        config.insert("max_lease_ttl".into(), json!(max.as_secs()));
+        config.insert(
+            "default_lease_ttl".into(),
+            json!(self.config.default_lease_ttl),
+        );
+        config.insert("max_lease_ttl".into(), json!(self.config.max_lease_ttl));
+        if auth {
+            config.insert("token_type".into(), json!("default-service"));
+        }
         config.insert("force_no_cache".into(), json!(self.config.force_no_cache));
         if !self.config.audit_non_hmac_request_keys.is_empty() {
             config.insert(

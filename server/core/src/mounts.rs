@@ -27,6 +27,8 @@ pub(crate) struct Mounts {
     router: ArcSwap<Router>,
     /// Serializes changes; requests never take it.
     tables: tokio::sync::Mutex<(MountTable, MountTable)>,
+    /// Finished moves by migration id (source, target), for `sys/remount/status`; bounded.
+    migrations: std::sync::Mutex<Vec<(String, String, String)>>,
 }
 
 /// What `sys/mounts/<path>` (or `sys/auth/<path>`) asks for.
@@ -91,6 +93,7 @@ impl Mounts {
             system_ttls,
             router: ArcSwap::from_pointee(Router::default()),
             tables: tokio::sync::Mutex::new((secrets, auth)),
+            migrations: std::sync::Mutex::new(Vec::new()),
         };
         {
             let tables = mounts.tables.lock().await;
@@ -126,14 +129,14 @@ impl Mounts {
         path: &str,
         req: MountRequest,
     ) -> Result<(), CoreError> {
-        let (kind, mut options) = canonical_kind(&req.kind, req.options);
+        let (kind, options) = canonical_kind(&req.kind, req.options);
         if table == Table::Secrets
             && PROTECTED
                 .iter()
                 .any(|p| path.starts_with(p) || p.starts_with(path))
         {
             return Err(CoreError::InvalidRequest(format!(
-                "cannot mount at reserved path \"{path}\""
+                "cannot mount \"{path}\""
             )));
         }
         if table == Table::Auth && path == "token/" {
@@ -147,18 +150,20 @@ impl Mounts {
                 req.kind
             )));
         }
-        if kind == "kv" && !options.contains_key("version") {
-            options.insert("version".into(), "1".into());
-        }
+
         let mut tables = self.tables.lock().await;
         let t = pick(&mut tables, table);
         if let Some(e) = t.conflict(path) {
-            return Err(CoreError::Conflict(format!(
+            // OpenBao answers 400 here (not 409); clients only look at the message.
+            return Err(CoreError::InvalidRequest(format!(
                 "path is already in use at {}",
                 e.path
             )));
         }
         let mut entry = MountEntry::new(path, &kind, &req.description);
+        if table == Table::Auth {
+            entry.accessor = format!("auth_{}", entry.accessor);
+        }
         entry.config = req.config;
         entry.options = options;
         entry.local = req.local;
@@ -241,6 +246,24 @@ impl Mounts {
         Ok(())
     }
 
+    /// Remembers a finished move (the last 100).
+    pub(crate) fn record_migration(&self, id: &str, from: &str, to: &str) {
+        if let Ok(mut m) = self.migrations.lock() {
+            if m.len() >= 100 {
+                m.remove(0);
+            }
+            m.push((id.to_owned(), from.to_owned(), to.to_owned()));
+        }
+    }
+
+    /// A recorded move's source and target.
+    pub(crate) fn migration(&self, id: &str) -> Option<(String, String)> {
+        let m = self.migrations.lock().ok()?;
+        m.iter()
+            .find(|(i, _, _)| i == id)
+            .map(|(_, f, t)| (f.clone(), t.clone()))
+    }
+
     /// Moves a mount to a new path; its data stays where it is (storage is keyed by uuid).
     pub(crate) async fn remount(
         &self,
@@ -255,11 +278,14 @@ impl Mounts {
                 "no matching mount at \"{from}\""
             )));
         }
-        if PROTECTED.iter().any(|p| p == &from || to.starts_with(p))
-            || (table == Table::Auth && from == "token/")
-        {
+        if PROTECTED.iter().any(|p| p == &from) || (table == Table::Auth && from == "token/") {
             return Err(CoreError::InvalidRequest(format!(
                 "cannot remount \"{from}\""
+            )));
+        }
+        if table == Table::Secrets && PROTECTED.iter().any(|p| to.starts_with(p)) {
+            return Err(CoreError::InvalidRequest(format!(
+                "cannot remount to destination {to}"
             )));
         }
         if let Some(e) = t
@@ -268,8 +294,8 @@ impl Mounts {
             .filter(|e| e.path != from)
             .find(|e| to.starts_with(&e.path) || e.path.starts_with(to))
         {
-            return Err(CoreError::Conflict(format!(
-                "path already in use at {}",
+            return Err(CoreError::InvalidRequest(format!(
+                "path already in use at \"{}\"",
                 e.path
             )));
         }

@@ -20,30 +20,38 @@ pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Re
     let req = &req;
 
     // Logins and other unauthenticated paths skip the token.
-    if let Some((route, rel)) = &routed {
-        if route.is_unauthenticated(rel) {
+    if let Some((route, rel)) = &routed
+        && route.is_unauthenticated(rel) {
             let m = match_route(route, rel, req)?;
             let op = resolve_operation(core, route, rel, &m, req, None).await?;
             return dispatch(core, u, route, rel, &m, req, op, None).await;
         }
-    }
 
-    let token = req.token.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
-    if token.is_empty() {
-        return Err(CoreError::PermissionDenied);
+    // An auth path with nothing mounted is a 404 even without a token, as in OpenBao (logins carry none).
+    if routed.is_none() && path.starts_with("auth/") {
+        return Err(CoreError::UnsupportedPath(req.path.clone()));
     }
+    let token = req.token.as_ref().map(|t| t.0.as_str()).unwrap_or_default();
     let remote_ip = req.remote_addr.map(|a| a.ip());
-    let Some(entry) = u.tokens.check(token, core.clock().now(), remote_ip).await? else {
+    let entry = if token.is_empty() {
+        None
+    } else {
+        u.tokens.check(token, core.clock().now(), remote_ip).await?
+    };
+    let Some(entry) = entry else {
+        // The mount listing is public: without a (valid) token it shows the `listing_visibility = "unauth"` mounts.
+        if path.trim_end_matches('/') == "sys/internal/ui/mounts" {
+            return sys::route(core, u, req, &Caller::default(), &policy::Acl::new([])).await;
+        }
         return Err(CoreError::PermissionDenied);
     };
     let token_key = u.tokens.key_of(token).await?;
-    let result = authorized(core, u, &req, routed, token, token_key.clone(), &entry).await;
+    let result = authorized(core, u, req, routed, token, token_key.clone(), &entry).await;
     // The token's last permitted use: revoke it (and its children) once the request is done.
-    if entry.revocation_pending {
-        if let Err(e) = u.tokens.revoke_tree(&token_key).await {
+    if entry.revocation_pending
+        && let Err(e) = u.tokens.revoke_tree(&token_key).await {
             tracing::warn!(error = %e, "revoking a token after its last use failed; tidy will retry");
         }
-    }
     result
 }
 
@@ -70,7 +78,7 @@ async fn authorized(
 
     if is_sys {
         // The CLI's KV preflight is allowed with any capability on the mount, not on the path itself.
-        if !path.starts_with("sys/internal/ui/mounts/") {
+        if !path.starts_with("sys/internal/ui/mounts") {
             authorize(
                 &acl,
                 req.operation,
@@ -252,7 +260,7 @@ async fn dispatch(
         });
     }
     if let Some(auth) = resp.auth {
-        out.auth = Some(login_auth(core, u, route, auth).await?);
+        out.auth = Some(login_auth(core, u, route, &req.path, auth).await?);
     }
     Ok(out)
 }
@@ -280,14 +288,14 @@ async fn login_auth(
     core: &Core,
     u: &Unsealed,
     route: &Route,
+    login_path: &str,
     auth: engine_sdk::Auth,
 ) -> Result<Value, CoreError> {
     // The token store creates (or renews) tokens itself; every other backend's Auth becomes a new token here.
     let (token, accessor, policies, ttl) = if route.entry.kind != "token" {
-        let created = u
-            .tokens
-            .create_for_login(&auth, &route.info, core.clock().now())
-            .await?;
+        let mut create = auth_token::CreateToken::for_login(&auth, &route.info, core.clock().now());
+        create.path = login_path.to_owned();
+        let created = u.tokens.create(create).await?;
         (
             created.token.to_string(),
             created.entry.accessor.clone(),

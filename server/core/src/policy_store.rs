@@ -118,10 +118,16 @@ impl PolicyStore {
     /// Deletes a policy (root and default cannot be deleted).
     pub(crate) async fn delete(&self, name: &str) -> Result<(), CoreError> {
         let name = policy::normalize_name(name);
-        if name == policy::ROOT_POLICY_NAME || name == policy::DEFAULT_POLICY_NAME {
-            return Err(CoreError::InvalidRequest(format!(
-                "cannot delete \"{name}\" policy"
-            )));
+        // OpenBao's exact wording for each.
+        if name == policy::ROOT_POLICY_NAME {
+            return Err(CoreError::InvalidRequest(
+                "cannot delete \"root\" policy".into(),
+            ));
+        }
+        if name == policy::DEFAULT_POLICY_NAME {
+            return Err(CoreError::InvalidRequest(
+                "cannot delete default policy".into(),
+            ));
         }
         self.storage
             .delete(&format!("{}{name}", paths::POLICY_PREFIX))
@@ -138,11 +144,10 @@ impl PolicyStore {
         let mut key: Vec<String> = names.to_vec();
         key.sort();
         key.dedup();
-        if let Ok(cache) = self.acls.lock() {
-            if let Some(acl) = cache.get(&key) {
+        if let Ok(cache) = self.acls.lock()
+            && let Some(acl) = cache.get(&key) {
                 return acl.clone();
             }
-        }
         let map = self.policies.load();
         let root = Policy::root();
         let mut selected: Vec<&Policy> = Vec::new();

@@ -26,9 +26,9 @@ pub enum ApiError {
     /// The HTTP method is not supported on this path.
     #[error("unsupported operation")]
     MethodNotAllowed,
-    /// PATCH without `Content-Type: application/merge-patch+json`.
-    #[error("PATCH requires Content-Type application/merge-patch+json")]
-    UnsupportedMediaType,
+    /// PATCH without `Content-Type: application/merge-patch+json` (holds the type that was sent).
+    #[error("PATCH requires Content-Type of application/merge-patch+json, provided {0}")]
+    UnsupportedMediaType(String),
     /// The request ran past `max_request_duration`.
     #[error("request timed out")]
     Timeout,
@@ -44,7 +44,7 @@ impl ApiError {
             }
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, vec![self.to_string()]),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, vec![self.to_string()]),
-            ApiError::UnsupportedMediaType => {
+            ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, vec![self.to_string()])
             }
             ApiError::Timeout => (
@@ -69,7 +69,7 @@ fn core_status(e: &CoreError) -> (StatusCode, Vec<String>) {
         CoreError::UnsupportedOperation => (StatusCode::METHOD_NOT_ALLOWED, msg()),
         // A plain "nothing here" is a 404 with an empty error list, which clients rely on.
         CoreError::NotFound => (StatusCode::NOT_FOUND, Vec::new()),
-        CoreError::Conflict(_) => (StatusCode::CONFLICT, msg()),
+
         CoreError::Upstream(_) => (StatusCode::BAD_GATEWAY, msg()),
         CoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, msg()),
         CoreError::Storage(StorageError::Sealed) => (
@@ -153,8 +153,8 @@ mod tests {
             ),
             (CoreError::NotFound.into(), 404, vec![]),
             (
-                CoreError::Conflict("path is already in use at secret/".into()).into(),
-                409,
+                CoreError::InvalidRequest("path is already in use at secret/".into()).into(),
+                400,
                 vec!["path is already in use at secret/"],
             ),
             (
@@ -191,6 +191,13 @@ mod tests {
                 ApiError::MethodNotAllowed,
                 405,
                 vec!["unsupported operation"],
+            ),
+            (
+                ApiError::UnsupportedMediaType("application/json".into()),
+                415,
+                vec![
+                    "PATCH requires Content-Type of application/merge-patch+json, provided application/json",
+                ],
             ),
         ];
         for (err, code, msgs) in cases {

@@ -70,7 +70,7 @@ async fn handle_inner(
             .to_ascii_lowercase()
             .starts_with("application/merge-patch+json")
         {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(ApiError::UnsupportedMediaType(ct.to_owned()));
         }
     }
     let data = match operation {

@@ -146,6 +146,22 @@ pub async fn run(
     )
     .await?;
 
+    // Dev mode is ready (unsealed, root token and secret/ in place) before any listener answers.
+    if let Some(root_token_id) = dev {
+        let (key, token) = core.dev_init(root_token_id).await?;
+        let scheme = if config.listeners.first().is_some_and(|l| l.tls.is_some()) {
+            "https"
+        } else {
+            "http"
+        };
+        let addr = config
+            .listeners
+            .first()
+            .map(|l| l.address.to_string())
+            .unwrap_or_default();
+        print_dev_banner(&format!("{scheme}://{addr}"), &key, &token);
+    }
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
     for l in &config.listeners {
@@ -182,20 +198,6 @@ pub async fn run(
         )));
     }
 
-    if let Some(root_token_id) = dev {
-        let (key, token) = core.dev_init(root_token_id).await?;
-        let scheme = if config.listeners.first().is_some_and(|l| l.tls.is_some()) {
-            "https"
-        } else {
-            "http"
-        };
-        let addr = config
-            .listeners
-            .first()
-            .map(|l| l.address.to_string())
-            .unwrap_or_default();
-        print_dev_banner(&format!("{scheme}://{addr}"), &key, &token);
-    }
     tracing::info!(version = api_spec::VERSION, storage = ?storage_kind(&config), "coffer server started");
 
     shutdown.await;

@@ -4,9 +4,16 @@
 mod cli;
 mod config_errors;
 mod crash;
+mod cubbyhole;
 mod http_contract;
+mod kv;
+mod mounts;
+mod policies;
 mod seal_lifecycle;
 mod storage_at_rest;
+mod support;
+mod tokens;
+mod userpass;
 
 use serde_json::Value;
 use testkit::Api;

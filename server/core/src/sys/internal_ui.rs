@@ -18,7 +18,6 @@ pub(super) async fn mounts(
     if req.operation != Operation::Read {
         return Err(CoreError::UnsupportedOperation);
     }
-    let (d, m) = u.mounts.system_ttls();
     let rest = rest.trim_start_matches('/');
     if rest.is_empty() {
         // Mounts the caller can reach, plus those marked `listing_visibility = "unauth"`.
@@ -31,7 +30,7 @@ pub(super) async fn mounts(
                     || e.config.listing_visibility == "unauth"
                     || has_any_capability(acl, &prefix)
                 {
-                    out.insert(e.path.clone(), e.to_json(d, m));
+                    out.insert(e.path.clone(), e.to_json(table == Table::Auth));
                 }
             }
         }
@@ -41,7 +40,8 @@ pub(super) async fn mounts(
     let router = u.mounts.router();
     let denied = || {
         CoreError::PermissionDeniedWith(format!(
-            "preflight capability check returned 403, please ensure client's policies grant access to path \"{rest}\""
+            "preflight capability check returned 403, please ensure client's policies grant access to path \"{}/\"",
+            rest.trim_end_matches('/')
         ))
     };
     let Some((route, _)) = router.lookup(rest) else {
@@ -50,7 +50,7 @@ pub(super) async fn mounts(
     if !caller.root && !has_any_capability(acl, &route.prefix) && !has_any_capability(acl, rest) {
         return Err(denied());
     }
-    let mut data = match route.entry.to_json(d, m) {
+    let mut data = match route.entry.to_json(route.table == Table::Auth) {
         Value::Object(o) => o,
         _ => Map::new(),
     };

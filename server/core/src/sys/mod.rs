@@ -39,6 +39,9 @@ pub(crate) async fn route(
     if let Some(rest) = strip_area(sys_path, "policy") {
         return policies::route(u, req, rest, true).await;
     }
+    if let Some(id) = strip_area(sys_path, "remount/status") {
+        return mounts::remount_status(u, req, id);
+    }
     if let Some(rest) = strip_area(sys_path, "internal/ui/mounts") {
         return internal_ui::mounts(u, req, acl, caller, rest).await;
     }

@@ -29,6 +29,11 @@ pub(super) async fn route(
         .strip_suffix("/tune")
         .or_else(|| rest.strip_suffix("/tune/"))
     {
+        // `sys/mounts/auth/<path>/tune` tunes an auth method, as the CLI's `auth tune` calls it.
+        let (table, path) = match path.strip_prefix("auth/") {
+            Some(p) if table == Table::Secrets => (Table::Auth, p),
+            _ => (table, path),
+        };
         let path = normalize_path(path)?;
         return match req.operation {
             Operation::Read => read_tune(u, table, &path).await,
@@ -39,13 +44,12 @@ pub(super) async fn route(
     let path = normalize_path(rest)?;
     match req.operation {
         Operation::Read => {
-            let (d, m) = u.mounts.system_ttls();
             let entries = u.mounts.entries(table).await;
             let e = entries
                 .iter()
                 .find(|e| e.path == path)
                 .ok_or(CoreError::NotFound)?;
-            Ok(Response::json(e.to_json(d, m)).with_legacy_top_level())
+            Ok(Response::json(e.to_json(table == Table::Auth)).with_legacy_top_level())
         }
         Operation::Update | Operation::Create => enable(u, req, table, &path).await,
         Operation::Delete => {
@@ -57,13 +61,12 @@ pub(super) async fn route(
 }
 
 async fn list(u: &Unsealed, table: Table) -> Result<Response, CoreError> {
-    let (d, m) = u.mounts.system_ttls();
     let data: Map<String, Value> = u
         .mounts
         .entries(table)
         .await
         .iter()
-        .map(|e| (e.path.clone(), e.to_json(d, m)))
+        .map(|e| (e.path.clone(), e.to_json(table == Table::Auth)))
         .collect();
     Ok(Response::data(data).with_legacy_top_level())
 }
@@ -107,6 +110,9 @@ async fn read_tune(u: &Unsealed, table: Table, path: &str) -> Result<Response, C
     data.insert("max_lease_ttl".into(), json!(max.as_secs()));
     data.insert("force_no_cache".into(), json!(e.config.force_no_cache));
     data.insert("description".into(), json!(e.description));
+    if table == Table::Auth {
+        data.insert("token_type".into(), json!("default-service"));
+    }
     if !e.options.is_empty() {
         data.insert("options".into(), json!(e.options));
     }
@@ -139,8 +145,8 @@ async fn tune(
             }
             if let Some(opts) = options {
                 // A KV mount can be upgraded from v1 to v2, never back.
-                if e.kind == "kv" {
-                    if let Some(v) = opts.get("version") {
+                if e.kind == "kv"
+                    && let Some(v) = opts.get("version") {
                         let current = e.options.get("version").map(String::as_str).unwrap_or("1");
                         if current == "2" && v != "2" {
                             return Err(CoreError::InvalidRequest(
@@ -148,7 +154,6 @@ async fn tune(
                             ));
                         }
                     }
-                }
                 e.options.extend(opts);
             }
             Ok(())
@@ -254,6 +259,22 @@ pub(super) async fn remount(u: &Unsealed, req: &Request) -> Result<Response, Cor
         }
     };
     u.mounts.remount(table, &from, &to).await?;
+    // Moves are synchronous here (data is keyed by mount uuid), so the migration is done when this returns;
+    // the id is kept so `sys/remount/status/<id>` (which the CLI polls) can report it.
     let id = uuid::Uuid::new_v4().to_string();
+    let (from_full, to_full) = (table.route_prefix(&from), table.route_prefix(&to));
+    u.mounts.record_migration(&id, &from_full, &to_full);
     Ok(Response::json(json!({ "migration_id": id })))
+}
+
+/// `sys/remount/status/<id>`.
+pub(super) fn remount_status(u: &Unsealed, req: &Request, id: &str) -> Result<Response, CoreError> {
+    if req.operation != Operation::Read {
+        return Err(CoreError::UnsupportedOperation);
+    }
+    let (from, to) = u.mounts.migration(id).ok_or(CoreError::NotFound)?;
+    Ok(Response::json(json!({
+        "migration_id": id,
+        "migration_info": { "source_mount": from, "target_mount": to, "status": "success" },
+    })))
 }

@@ -46,6 +46,7 @@ pub(super) async fn route(
         }
         Operation::Update | Operation::Create => {
             // `policy` is the current field; `rules` the legacy one. Either may be base64 as Vault allows.
+            let legacy_rules = !req.data.contains_key("policy") && req.data.contains_key("rules");
             let text = field::string(&req.data, "policy")?
                 .or(field::string(&req.data, "rules")?)
                 .ok_or_else(|| {
@@ -58,7 +59,12 @@ pub(super) async fn route(
             }
             let text = decode_base64_policy(&text).unwrap_or(text);
             u.policies.put(&name, &text).await?;
-            Ok(Response::default())
+            let mut resp = Response::default();
+            if legacy_rules {
+                resp.warnings
+                    .push("'rules' is deprecated, please use 'policy' instead".into());
+            }
+            Ok(resp)
         }
         Operation::Delete => {
             u.policies.delete(&name).await?;

@@ -63,7 +63,7 @@ pub struct GlobalArgs {
     )]
     pub client_timeout: Duration,
     /// Ask the server to wrap every response in a token with this TTL.
-    #[arg(long = "wrap-ttl", global = true, env = "VAULT_WRAP_TTL", value_parser = GoDuration::parse)]
+    #[arg(long = "wrap-ttl", global = true, env = "VAULT_WRAP_TTL", value_parser = GoDuration::parse_or_zero)]
     pub wrap_ttl: Option<GoDuration>,
 }
 
@@ -135,12 +135,22 @@ pub enum Command {
     #[command(subcommand)]
     Kv(KvCmd),
     /// Unwrap a response-wrapping token (the client token when absent).
-    Unwrap {
-        /// `[TOKEN]`: the wrapping token.
-        args: Vec<String>,
-    },
+    Unwrap(UnwrapArgs),
     /// Print the client version.
     Version,
+}
+
+/// Arguments of `unwrap`. `Debug` leaves out the wrapping token.
+#[derive(Clone, Args)]
+pub struct UnwrapArgs {
+    /// `[TOKEN]`: the wrapping token.
+    pub args: Vec<String>,
+}
+
+impl std::fmt::Debug for UnwrapArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnwrapArgs").finish_non_exhaustive()
+    }
 }
 
 /// `coffer operator ...` subcommands.
@@ -278,6 +288,14 @@ impl GoDuration {
         let nanos = i64::try_from(duration.as_nanos())
             .map_err(|_| DurationError::Invalid(text.to_owned()))?;
         Ok(Self(if negative { -nanos } else { nanos }))
+    }
+
+    /// Like [`Self::parse`], but empty text (an empty environment variable) is zero, i.e. unset.
+    pub fn parse_or_zero(text: &str) -> Result<Self, DurationError> {
+        if text.trim().is_empty() {
+            return Ok(Self(0));
+        }
+        Self::parse(text)
     }
 
     /// Whole seconds, truncated toward zero.
@@ -542,6 +560,12 @@ mod tests {
     }
 
     #[test]
+    fn command_definitions_are_valid() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn go_durations() {
         let go = |t: &str| GoDuration::parse(t).unwrap().go_string();
         assert_eq!(go("0"), "0s");
@@ -555,6 +579,8 @@ mod tests {
         assert_eq!(go("768h"), "768h0m0s");
         assert_eq!(GoDuration::parse("-90m").unwrap().secs(), -5400);
         assert!(GoDuration::parse("x").is_err());
+        assert!(GoDuration::parse("").is_err());
+        assert_eq!(GoDuration::parse_or_zero(" "), Ok(GoDuration(0)));
     }
 
     #[test]

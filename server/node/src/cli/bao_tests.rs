@@ -12,6 +12,8 @@ use zeroize::Zeroizing;
 
 use super::{Cli, ClientEnv, Io, normalize_args, run_client_with};
 
+mod compare;
+
 /// A running dev server, killed on drop.
 struct BaoDev {
     child: Child,
@@ -27,6 +29,7 @@ impl Drop for BaoDev {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Output {
     code: i32,
     out: String,

@@ -261,13 +261,18 @@ struct Item {
     line_comment: Option<String>,
 }
 
+/// One element of a list, with the comments HCL attaches to literals.
+#[derive(Debug)]
+struct Element {
+    lead: Vec<String>,
+    value: Value,
+    line_comment: Option<String>,
+}
+
 #[derive(Debug)]
 enum Value {
     Literal(Token),
-    List {
-        line: usize,
-        items: Vec<(Value, Option<String>)>,
-    },
+    List { line: usize, items: Vec<Element> },
     Object(Block),
 }
 
@@ -281,13 +286,22 @@ impl Value {
     }
 }
 
-/// A list of items with the standalone comments found before each item (and at the end).
+/// A comment group that belongs to no item: consecutive comment lines.
+#[derive(Debug)]
+struct Standalone {
+    /// Index of the item the group precedes (`items.len()`: before the closing brace or EOF).
+    before: usize,
+    texts: Vec<String>,
+    /// Start line of the group's last comment.
+    last_line: usize,
+}
+
+/// A list of items with the standalone comment groups found among them.
 #[derive(Debug, Default)]
 struct Block {
     line: usize,
     items: Vec<Item>,
-    /// `(index of the item they precede, comment)`; `items.len()` means "before the closing brace".
-    comments: Vec<(usize, String)>,
+    comments: Vec<Standalone>,
 }
 
 struct Parser {
@@ -295,18 +309,54 @@ struct Parser {
     pos: usize,
 }
 
-/// Comments waiting to be attached: consecutive lines form a group.
+/// Comments split into groups of consecutive lines.
 fn comment_groups(comments: Vec<Token>) -> Vec<Vec<Token>> {
     let mut groups: Vec<Vec<Token>> = Vec::new();
     for comment in comments {
         match groups.last_mut() {
             Some(group) if group.last().is_some_and(|c| comment.line <= c.end_line + 1) => {
-                group.push(comment)
+                group.push(comment);
             }
             _ => groups.push(vec![comment]),
         }
     }
     groups
+}
+
+/// Comments found before a token, split like HCL's parser does: a comment on the previous token's line
+/// (a line comment for what precedes), groups that stand alone, and a lead group hugging the token.
+struct Gathered {
+    same_line: Option<Token>,
+    standalone: Vec<Vec<Token>>,
+    lead: Vec<Token>,
+}
+
+fn gather(mut comments: Vec<Token>, prev_line: usize, next: Option<&Token>) -> Gathered {
+    let same_line = match comments.first() {
+        Some(first) if first.line == prev_line && prev_line != 0 => Some(comments.remove(0)),
+        _ => None,
+    };
+    let mut standalone = comment_groups(comments);
+    let hugs = |group: &Vec<Token>| {
+        next.is_some_and(|t| {
+            !matches!(t.kind, Kind::RBrace | Kind::RBrack | Kind::Eof)
+                && group.last().is_some_and(|c| c.end_line + 1 == t.line)
+        })
+    };
+    let lead = if standalone.last().is_some_and(hugs) {
+        standalone.pop().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    Gathered {
+        same_line,
+        standalone,
+        lead,
+    }
+}
+
+fn texts(comments: Vec<Token>) -> Vec<String> {
+    comments.into_iter().map(|c| c.text).collect()
 }
 
 impl Parser {
@@ -330,6 +380,17 @@ impl Parser {
         token
     }
 
+    /// End line of the last consumed non-comment token.
+    fn prev_line(&self) -> usize {
+        self.tokens
+            .get(..self.pos)
+            .unwrap_or_default()
+            .iter()
+            .rev()
+            .find(|t| t.kind != Kind::Comment)
+            .map_or(0, |t| t.end_line)
+    }
+
     fn error_here(&self, message: &str) -> FmtError {
         let (line, column, got) = self.peek().map_or((0, 0, "EOF".to_owned()), |t| {
             (t.line, t.column, describe(t))
@@ -337,63 +398,73 @@ impl Parser {
         syntax(line, column, format!("{message} got: {got}"))
     }
 
-    /// Comments at the cursor.
-    fn take_comments(&mut self) -> Vec<Token> {
+    /// Comments at the cursor, split relative to the previous and the next token.
+    fn gather(&mut self) -> Gathered {
+        let prev_line = self.prev_line();
         let mut comments = Vec::new();
         while self.kind() == Kind::Comment {
             comments.push(self.next());
         }
-        comments
+        gather(comments, prev_line, self.peek())
     }
 
     /// Items up to EOF (top level) or `}` (not consumed).
     fn object_list(&mut self, top: bool) -> Result<Block, FmtError> {
         let mut block = Block::default();
-        let mut last_line = 0usize;
         loop {
-            let mut comments = self.take_comments();
-            // A comment on the line where the previous item ended is that item's line comment.
-            if let (Some(first), Some(item)) = (comments.first(), block.items.last_mut())
-                && first.line == last_line
-                && item.line_comment.is_none()
-            {
-                item.line_comment = Some(first.text.clone());
-                comments.remove(0);
+            let Gathered {
+                same_line,
+                standalone,
+                lead,
+            } = self.gather();
+            if let Some(comment) = same_line {
+                // Items holding a block (`path "x" { }`) take none: a comment after `}` stands alone.
+                match block.items.last_mut() {
+                    Some(item)
+                        if item.line_comment.is_none()
+                            && !(item.assign.is_none()
+                                && matches!(item.value, Value::Object(_))) =>
+                    {
+                        item.line_comment = Some(comment.text);
+                    }
+                    _ => block.comments.push(Standalone {
+                        before: block.items.len(),
+                        last_line: comment.line,
+                        texts: vec![comment.text],
+                    }),
+                }
+            }
+            for group in standalone {
+                let last_line = group.last().map_or(0, |c| c.line);
+                block.comments.push(Standalone {
+                    before: block.items.len(),
+                    texts: texts(group),
+                    last_line,
+                });
             }
             let end = match self.kind() {
                 Kind::Eof => true,
-                Kind::RBrace if !top => true,
+                Kind::RBrace => {
+                    if top {
+                        return Err(self.error_here("expected: IDENT | STRING"));
+                    }
+                    true
+                }
                 _ => false,
             };
-            let next_line = self.peek().map_or(0, |t| t.line);
-            let mut groups = comment_groups(comments);
-            let is_lead = !end
-                && groups
-                    .last()
-                    .and_then(|group| group.last())
-                    .is_some_and(|c| c.end_line + 1 == next_line);
-            let lead = if is_lead {
-                groups.pop().unwrap_or_default()
-            } else {
-                Vec::new()
-            };
-            for group in groups {
-                for comment in group {
-                    block.comments.push((block.items.len(), comment.text));
-                }
-            }
             if end {
-                if top && self.kind() == Kind::RBrace {
-                    return Err(self.error_here("expected: IDENT | STRING"));
+                if !lead.is_empty() {
+                    let last_line = lead.last().map_or(0, |c| c.line);
+                    block.comments.push(Standalone {
+                        before: block.items.len(),
+                        texts: texts(lead),
+                        last_line,
+                    });
                 }
                 return Ok(block);
             }
             let mut item = self.item()?;
-            item.lead = lead.into_iter().map(|c| c.text).collect();
-            last_line = self
-                .tokens
-                .get(self.pos.saturating_sub(1))
-                .map_or(0, |t| t.end_line);
+            item.lead = texts(lead);
             block.items.push(item);
             if self.kind() == Kind::Comma {
                 self.next();
@@ -424,20 +495,21 @@ impl Parser {
         if assign.is_none() && self.kind() != Kind::LBrace {
             return Err(self.error_here("key expected: ASSIGN or LBRACE"));
         }
-        let value = self.value()?;
+        let (value, line_comment) = self.value()?;
         Ok(Item {
             lead: Vec::new(),
             keys,
             assign,
             value,
-            line_comment: None,
+            line_comment,
         })
     }
 
-    fn value(&mut self) -> Result<Value, FmtError> {
+    /// A value, and a line comment it leaves for its item (from inside a list).
+    fn value(&mut self) -> Result<(Value, Option<String>), FmtError> {
         match self.kind() {
             Kind::Str | Kind::Number | Kind::Bool | Kind::Heredoc => {
-                Ok(Value::Literal(self.next()))
+                Ok((Value::Literal(self.next()), None))
             }
             Kind::LBrace => {
                 let open = self.next();
@@ -447,63 +519,86 @@ impl Parser {
                 }
                 self.next();
                 block.line = open.line;
-                Ok(Value::Object(block))
+                Ok((Value::Object(block), None))
             }
             Kind::LBrack => self.list(),
             _ => Err(self.error_here("Unknown token:")),
         }
     }
 
-    fn list(&mut self) -> Result<Value, FmtError> {
+    fn list(&mut self) -> Result<(Value, Option<String>), FmtError> {
         let open = self.next();
-        let mut items: Vec<(Value, Option<String>)> = Vec::new();
-        let mut last_line = open.line;
+        let mut items: Vec<Element> = Vec::new();
+        // A comment waiting for the next comma to attach to the element before it (HCL's parser keeps
+        // the last same-line comment pending; without a comma it ends up on the enclosing item).
+        let mut pending: Option<String> = None;
+        let mut need_comma = false;
         loop {
-            for comment in self.take_comments() {
-                // List comments belong to the element on their line (or the previous one).
-                match items.last_mut() {
-                    Some((_, slot)) if slot.is_none() && comment.line == last_line => {
-                        *slot = Some(comment.text);
-                    }
-                    Some((_, Some(existing))) if comment.line == last_line => {
-                        existing.push(' ');
-                        existing.push_str(&comment.text);
-                    }
-                    _ => {
-                        return Err(syntax(
-                            comment.line,
-                            comment.column,
-                            "comments are only supported after list elements",
-                        ));
-                    }
-                }
+            let Gathered {
+                same_line,
+                standalone,
+                lead,
+            } = self.gather();
+            if let Some(comment) = same_line {
+                pending = Some(comment.text);
             }
+            // Groups that hug nothing are kept with the next element rather than lost.
+            let mut lead_texts: Vec<String> = standalone.into_iter().flat_map(texts).collect();
+            lead_texts.extend(texts(lead));
             match self.kind() {
                 Kind::RBrack => {
                     self.next();
-                    return Ok(Value::List {
-                        line: open.line,
-                        items,
-                    });
+                    let mut trailing = pending;
+                    for text in lead_texts {
+                        let joined = trailing.map_or(text.clone(), |t| format!("{t} {text}"));
+                        trailing = Some(joined);
+                    }
+                    return Ok((
+                        Value::List {
+                            line: open.line,
+                            items,
+                        },
+                        trailing,
+                    ));
+                }
+                Kind::Comma => {
+                    self.next();
+                    need_comma = false;
+                    if let (Some(comment), Some(last)) = (pending.take(), items.last_mut()) {
+                        last.line_comment = Some(comment);
+                    }
+                    // Comments right after the comma on its line belong to the element before it.
+                    let prev_line = self.prev_line();
+                    if self.kind() == Kind::Comment
+                        && self.peek().is_some_and(|t| t.line == prev_line)
+                    {
+                        let comment = self.next();
+                        if let Some(last) = items.last_mut()
+                            && last.line_comment.is_none()
+                        {
+                            last.line_comment = Some(comment.text);
+                        }
+                    }
+                    if !lead_texts.is_empty()
+                        && let Some(last) = items.last_mut()
+                    {
+                        last.lead.extend(lead_texts);
+                    }
+                    continue;
                 }
                 Kind::Eof => return Err(self.error_here("list expected closing RBRACK")),
                 _ => {}
             }
-            let value = self.value()?;
-            last_line = self
-                .tokens
-                .get(self.pos.saturating_sub(1))
-                .map_or(0, |t| t.end_line);
-            items.push((value, None));
-            match self.kind() {
-                Kind::Comma => {
-                    self.next();
-                }
-                Kind::RBrack | Kind::Comment => {}
-                _ => {
-                    return Err(self.error_here("literal not terminated: expected COMMA or RBRACK"));
-                }
+            if need_comma {
+                return Err(self.error_here("error parsing list, expected comma or list end"));
             }
+            let (value, _) = self.value()?;
+            items.push(Element {
+                lead: lead_texts,
+                value,
+                line_comment: None,
+            });
+            need_comma = true;
         }
     }
 }
@@ -622,7 +717,7 @@ fn validate(file: &Block) -> Result<(), FmtError> {
                 Value::Literal(token) => vec![unquote(token)],
                 Value::List { items, .. } => items
                     .iter()
-                    .filter_map(|(v, _)| match v {
+                    .filter_map(|e| match &e.value {
                         Value::Literal(token) => Some(unquote(token)),
                         _ => None,
                     })
@@ -638,6 +733,12 @@ fn validate(file: &Block) -> Result<(), FmtError> {
                     }
                 }
                 "capabilities" => {
+                    if let Value::Literal(token) = &entry.value {
+                        return Err(FmtError::Invalid(format!(
+                            "{prefix} {prefix} At {}:{}: unknown slice type: *ast.LiteralType",
+                            token.line, token.column
+                        )));
+                    }
                     for capability in &strings {
                         if capability == "deny" {
                             break;
@@ -711,43 +812,67 @@ fn value_text(value: &Value) -> String {
     }
 }
 
-fn list_text(open_line: usize, items: &[(Value, Option<String>)]) -> String {
+/// Lists stay on one line when they were on one line, hold only literals, and carry no comments.
+fn list_text(open_line: usize, items: &[Element]) -> String {
+    let single = items.iter().all(|e| {
+        e.value.line() == open_line
+            && e.line_comment.is_none()
+            && e.lead.is_empty()
+            && matches!(&e.value, Value::Literal(t) if t.kind != Kind::Heredoc || items.len() == 1)
+    });
+    if single {
+        let mut out = String::from("[");
+        for (i, element) in items.iter().enumerate() {
+            if i != 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&value_text(&element.value));
+            if matches!(&element.value, Value::Literal(t) if t.kind == Kind::Heredoc) {
+                out.push('\n');
+            }
+        }
+        out.push(']');
+        return out;
+    }
     let longest = items
         .iter()
-        .filter_map(|(v, _)| match v {
-            Value::Literal(token) => Some(token.text.chars().count()),
+        .filter_map(|e| match &e.value {
+            Value::Literal(token) => Some(token.text.len()),
             _ => None,
         })
         .max()
         .unwrap_or(0);
-    let mut out = String::from("[");
-    let mut space_before = false;
+    let mut out = String::from("[\n");
+    let mut have_empty_line = false;
     let last = items.len().saturating_sub(1);
-    for (i, (item, comment)) in items.iter().enumerate() {
-        let text = value_text(item);
-        if item.line() != open_line {
-            out.push('\n');
-            space_before = false;
-            out.push_str(&indent(&text));
-            out.push(',');
-            if let (Value::Literal(_), Some(comment)) = (item, comment) {
-                out.push(' ');
-                out.push_str(&" ".repeat(longest.saturating_sub(text.chars().count())));
-                out.push_str(comment);
-            }
-            if i == last {
+    for (i, element) in items.iter().enumerate() {
+        let lead = !element.lead.is_empty();
+        if lead {
+            // An empty line before every element with a lead comment (except the first).
+            if !have_empty_line && i != 0 {
                 out.push('\n');
             }
+            for comment in &element.lead {
+                out.push_str(&indent(comment));
+                out.push('\n');
+            }
+        }
+        let text = value_text(&element.value);
+        out.push_str(&indent(&text));
+        if matches!(&element.value, Value::Literal(t) if t.kind == Kind::Heredoc) {
+            out.push_str("\n  ,");
         } else {
-            if space_before {
-                out.push(' ');
-                space_before = false;
-            }
-            out.push_str(&text);
-            if i != last {
-                out.push(',');
-                space_before = true;
-            }
+            out.push(',');
+        }
+        if let (Value::Literal(_), Some(comment)) = (&element.value, &element.line_comment) {
+            out.push(' ');
+            out.push_str(&" ".repeat(longest.saturating_sub(text.len())));
+            out.push_str(comment);
+        }
+        out.push('\n');
+        have_empty_line = lead && i != last;
+        if have_empty_line {
+            out.push('\n');
         }
     }
     out.push(']');
@@ -764,6 +889,12 @@ fn item_text(item: &Item) -> String {
         out.push_str(comment);
         out.push('\n');
     }
+    // A line comment whose value starts on another line than the key is printed like a lead comment.
+    let same_line = item.value.line() == key_line(item);
+    if let Some(comment) = item.line_comment.as_ref().filter(|_| !same_line) {
+        out.push_str(comment);
+        out.push('\n');
+    }
     for key in &item.keys {
         out.push_str(&key.text);
         out.push(' ');
@@ -772,9 +903,7 @@ fn item_text(item: &Item) -> String {
         out.push_str("= ");
     }
     out.push_str(&value_text(&item.value));
-    if let Some(comment) = &item.line_comment
-        && item.value.line() == key_line(item)
-    {
+    if let Some(comment) = item.line_comment.as_ref().filter(|_| same_line) {
         out.push(' ');
         out.push_str(comment);
     }
@@ -784,12 +913,12 @@ fn item_text(item: &Item) -> String {
 fn aligned_text(items: &[&Item]) -> String {
     let longest_key = items
         .iter()
-        .map(|i| i.keys.first().map_or(0, |k| k.text.chars().count()))
+        .map(|i| i.keys.first().map_or(0, |k| k.text.len()))
         .max()
         .unwrap_or(0);
     let longest_value = items
         .iter()
-        .map(|i| value_text(&i.value).chars().count())
+        .map(|i| value_text(&i.value).len())
         .max()
         .unwrap_or(0);
     let mut out = String::new();
@@ -799,14 +928,9 @@ fn aligned_text(items: &[&Item]) -> String {
             out.push('\n');
         }
         let single = item.keys.len() == 1;
-        for (k, key) in item.keys.iter().enumerate() {
+        for key in &item.keys {
             out.push_str(&key.text);
-            let pad = if k == 0 {
-                longest_key.saturating_sub(key.text.chars().count()) + 1
-            } else {
-                1
-            };
-            out.push_str(&" ".repeat(pad));
+            out.push_str(&" ".repeat(longest_key.saturating_sub(key.text.len()) + 1));
             if single {
                 out.push_str("= ");
             }
@@ -816,7 +940,7 @@ fn aligned_text(items: &[&Item]) -> String {
         if let Some(comment) = &item.line_comment
             && item.value.line() == key_line(item)
         {
-            out.push_str(&" ".repeat(longest_value.saturating_sub(value.chars().count()) + 1));
+            out.push_str(&" ".repeat(longest_value.saturating_sub(value.len()) + 1));
             out.push_str(comment);
         }
         if n + 1 != items.len() {
@@ -832,18 +956,25 @@ fn object_text(block: &Block) -> String {
     let mut index = 0usize;
     let (mut commented, mut newline_printed) = (false, false);
     loop {
-        for (_, comment) in block.comments.iter().filter(|(at, _)| *at == index) {
-            if !newline_printed {
-                newline_printed = true;
-                out.push('\n');
+        let next_line = items.get(index).map(key_line);
+        for group in block.comments.iter().filter(|g| g.before == index) {
+            for (n, comment) in group.texts.iter().enumerate() {
+                if !newline_printed {
+                    newline_printed = true;
+                    out.push('\n');
+                }
+                if index > 0 {
+                    commented = true;
+                    out.push('\n');
+                } else if n > 0 {
+                    // HCL would run a group's lines together here; keep them on their own lines.
+                    out.push('\n');
+                }
+                out.push_str(&indent(&with_markers(comment)));
             }
-            if index > 0 {
-                commented = true;
-                out.push('\n');
-            }
-            out.push_str(&indent(comment));
             out.push('\n');
-            if index != items.len() {
+            // A blank line unless the group hugs the next item.
+            if next_line.is_some_and(|line| line != group.last_line + 1) {
                 out.push('\n');
             }
         }
@@ -898,17 +1029,43 @@ fn object_text(block: &Block) -> String {
     out
 }
 
+/// Mark continuation lines of a multi-line comment so indentation leaves them alone.
+fn with_markers(text: &str) -> String {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            if i > 0 && !line.is_empty() {
+                format!("{NO_INDENT}{line}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether an item is a one-line empty block such as `path "x" {}`.
+fn is_single_line_object(item: &Item) -> bool {
+    item.lead.is_empty()
+        && item.assign.is_none()
+        && matches!(&item.value, Value::Object(block) if block.items.is_empty())
+}
+
 fn print_top(file: &Block) -> String {
     let mut out = String::new();
     let mut index = 0usize;
     let mut printed_item = false;
     loop {
-        for (_, comment) in file.comments.iter().filter(|(at, _)| *at == index) {
-            if printed_item && index == file.items.len() {
-                out.push_str("\n\n");
+        for group in file.comments.iter().filter(|g| g.before == index) {
+            let mut newline_printed = false;
+            for comment in &group.texts {
+                if !newline_printed && printed_item && index == file.items.len() {
+                    out.push_str("\n\n");
+                    newline_printed = true;
+                }
+                out.push_str(comment);
+                out.push('\n');
             }
-            out.push_str(comment);
-            out.push('\n');
             if index != file.items.len() {
                 out.push('\n');
             }
@@ -918,8 +1075,15 @@ fn print_top(file: &Block) -> String {
         };
         out.push_str(&item_text(item));
         printed_item = true;
-        if index + 1 != file.items.len() {
-            out.push_str("\n\n");
+        if let Some(next) = file.items.get(index + 1) {
+            out.push('\n');
+            // A blank line unless two adjacent `x {}` one-liners follow each other.
+            if key_line(next) != key_line(item) + 1
+                || !is_single_line_object(next)
+                || !is_single_line_object(item)
+            {
+                out.push('\n');
+            }
         }
         index += 1;
     }
@@ -951,6 +1115,62 @@ mod tests {
             format_policy("path \"x\" {\n capabilities = [\"read\"]\n}\nname = \"n\"\n").unwrap(),
             "path \"x\" {\n  capabilities = [\"read\"]\n}\n\nname = \"n\"\n"
         );
+    }
+
+    #[test]
+    fn comment_placement_follows_hcl() {
+        // A comment after the last element (no comma) belongs to the attribute, after `]`.
+        assert_eq!(
+            format_policy(
+                "path \"a\" {\n  capabilities = [\n    \"read\", # r\n    \"list\"  # l\n  ]\n}"
+            )
+            .unwrap(),
+            "path \"a\" {\n  capabilities = [\n    \"read\", # r\n    \"list\",\n  ] # l\n}\n"
+        );
+        // A comment after a block's closing brace stands alone.
+        assert_eq!(
+            format_policy("path \"a\" { capabilities = [\"read\"] } # inline").unwrap(),
+            "path \"a\" {\n  capabilities = [\"read\"]\n}\n\n# inline\n\n"
+        );
+    }
+
+    #[test]
+    fn comment_groups_and_list_comments() {
+        // Inputs and `bao policy fmt` outputs (OpenBao 2.7.2).
+        let cases = [
+            (
+                "# g1a\n# g1b\n\n# g2\npath \"a\" {}\npath \"b\" {}\n\npath \"c\" {}\n# t1\n# t2",
+                "# g1a\n# g1b\n\n# g2\npath \"a\" {}\n\npath \"b\" {}\n\npath \"c\" {}\n\n# t1\n# t2\n\n",
+            ),
+            (
+                "path \"a\" {\n  capabilities = [\"read\"]\n\n  # s1\n  # s2\n\n  policy = \"read\"\n  # e1\n  # e2\n}",
+                "path \"a\" {\n  capabilities = [\"read\"]\n\n  # s1\n  # s2\n\n  policy = \"read\"\n\n  # e1\n  # e2\n}\n",
+            ),
+            (
+                "path \"a\" {\n  capabilities = [\"read\",\n    \"list\"]\n  allowed_parameters = {\n    \"k\" = [\"a\", \"b\"] # same\n  }\n}",
+                "path \"a\" {\n  capabilities = [\n    \"read\",\n    \"list\",\n  ]\n\n  allowed_parameters = {\n    \"k\" = [\"a\", \"b\"] # same\n  }\n}\n",
+            ),
+            (
+                "path \"a\" {\n  capabilities = [\n    # lead a\n    \"read\",\n    # lead b\n    \"list\",\n    \"create\",\n  ]\n}",
+                "path \"a\" {\n  capabilities = [\n    # lead a\n    \"read\",\n\n    # lead b\n    \"list\",\n\n    \"create\",\n  ]\n}\n",
+            ),
+            (
+                "path \"a\" {\n  capabilities = [ # first\n    \"read\",\n    # own line\n    \"list\",\n  ]\n}",
+                "path \"a\" {\n  capabilities = [\n    \"read\", # first\n\n    # own line\n    \"list\",\n  ]\n}\n",
+            ),
+            (
+                "path \"a\" {\n  allowed_parameters = {\n    \"x\" = []\n  } # after obj\n  capabilities = [\"read\"]\n}",
+                "path \"a\" {\n  allowed_parameters = {\n    \"x\" = []\n  } # after obj\n\n  capabilities = [\"read\"]\n}\n",
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(format_policy(input).unwrap(), expected, "input: {input}");
+            assert_eq!(
+                format_policy(expected).unwrap(),
+                expected,
+                "not idempotent: {expected}"
+            );
+        }
     }
 
     #[test]
@@ -989,6 +1209,12 @@ mod tests {
         );
         // deny stops the capability check, as in OpenBao.
         assert!(format_policy("path \"x\" { capabilities = [\"deny\", \"bogus\"] }").is_ok());
+        assert_eq!(
+            format_policy("path \"x\" { capabilities = \"read\" }")
+                .unwrap_err()
+                .to_string(),
+            "failed to parse policy: path \"x\": path \"x\": At 1:27: unknown slice type: *ast.LiteralType"
+        );
         let err = format_policy("garbage {\n").unwrap_err();
         assert!(
             matches!(&err, FmtError::Syntax { message, .. } if message.contains("RBRACE")),

@@ -25,7 +25,7 @@ use zeroize::Zeroizing;
 pub use args::GoDuration;
 pub use args::{
     Cli, Command, DEFAULT_ADDRESS, DurationError, GlobalArgs, OperatorCmd, OutputFormat,
-    ServerArgs, normalize_args, parse_duration,
+    ServerArgs, UnwrapArgs, normalize_args, parse_duration,
 };
 pub use client::{ApiClient, ApiError, ClientConfig, RawResponse, Wrapping};
 pub use commands::{

@@ -18,8 +18,8 @@ use crate::cli::format::wrap_at_length;
 use crate::cli::kv::parse_kv_args;
 use crate::cli::secret::{Secret, SecretAuth};
 
-/// Flags and arguments of `login`.
-#[derive(Debug, Clone, Args)]
+/// Flags and arguments of `login`. `Debug` leaves out the arguments (tokens, passwords).
+#[derive(Clone, Args)]
 pub struct LoginArgs {
     /// Auth method type: `token` or `userpass`.
     #[arg(long, default_value = "token")]
@@ -44,6 +44,20 @@ pub struct LoginArgs {
     pub field: Option<String>,
     /// `TOKEN` (`-` reads stdin) for the token method, else `K=V` pairs such as `username=... password=...`.
     pub args: Vec<String>,
+}
+
+impl std::fmt::Debug for LoginArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginArgs")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("no_store", &self.no_store)
+            .field("no_print", &self.no_print)
+            .field("token_only", &self.token_only)
+            .field("field", &self.field)
+            .field("args", &format_args!("<{} redacted>", self.args.len()))
+            .finish()
+    }
 }
 
 /// Credentials given as `K=V`; values are scrubbed on drop.

@@ -391,7 +391,7 @@ pub(crate) async fn dispatch(
         Command::Secrets(cmd) => secrets::run(&mut ctx, cmd).await,
         Command::Auth(cmd) => auth::run(&mut ctx, cmd).await,
         Command::Kv(cmd) => kv::run(&mut ctx, cmd).await,
-        Command::Unwrap { args } => unwrap::unwrap(&mut ctx, &args).await,
+        Command::Unwrap(unwrap) => unwrap::unwrap(&mut ctx, &unwrap.args).await,
         Command::Version => {
             ctx.io
                 .out(&format!("Coffer v{}", env!("CARGO_PKG_VERSION")));

@@ -9,8 +9,12 @@ use super::{Ctx, quoted};
 use crate::cli::args::GoDuration;
 use crate::cli::client::ApiClient;
 
-/// `coffer token ...` subcommands.
-#[derive(Debug, Clone, Subcommand)]
+/// `coffer token ...` subcommands. `Debug` shows only the subcommand: the arguments are tokens.
+#[derive(Clone, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only complicate clap's derive"
+)]
 pub enum TokenCmd {
     /// Create a token (POST auth/token/create, or auth/token/create/<role>).
     Create(TokenCreateArgs),
@@ -57,8 +61,8 @@ pub enum TokenCmd {
     },
 }
 
-/// Flags of `token create`.
-#[derive(Debug, Clone, Args)]
+/// Flags of `token create`. `Debug` leaves out `-id` (a token value).
+#[derive(Clone, Args)]
 pub struct TokenCreateArgs {
     /// Token value (requires sudo).
     #[arg(long)]
@@ -111,6 +115,31 @@ pub struct TokenCreateArgs {
     /// Unexpected positional arguments (rejected like vault does).
     #[arg(hide = true)]
     pub extra: Vec<String>,
+}
+
+impl std::fmt::Debug for TokenCmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            TokenCmd::Create(args) => return f.debug_tuple("Create").field(args).finish(),
+            TokenCmd::Lookup { .. } => "Lookup",
+            TokenCmd::Renew { .. } => "Renew",
+            TokenCmd::Revoke { .. } => "Revoke",
+            TokenCmd::Capabilities { .. } => "Capabilities",
+        };
+        f.debug_struct(name).finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TokenCreateArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCreateArgs")
+            .field("id", &self.id.as_ref().map(|_| "<redacted>"))
+            .field("policy", &self.policy)
+            .field("ttl", &self.ttl)
+            .field("role", &self.role)
+            .field("token_type", &self.token_type)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A vault `StringMapVar` item: `key=value`, split at the first `=`.
