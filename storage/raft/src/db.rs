@@ -4,14 +4,15 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use redb::{Builder, Database, ReadableDatabase, ReadableTableMetadata};
+use redb::{Builder, Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use crate::codec;
 use crate::error::RaftStoreError;
 use crate::schema::{
-    DATA_VERSION, FileKind, KEY_DATA_VERSION, KEY_FILE_KIND, KEY_LAST_APPLIED, KEY_NODE_ID,
-    KEY_SNAPSHOT_META, KV, LOG, META, SNAPSHOT_CHUNKS,
+    DATA_VERSION, FileKind, KEY_DATA_VERSION, KEY_FILE_KIND, KEY_LAST_APPLIED, KEY_LAST_PURGED,
+    KEY_NODE_ID, KEY_SNAPSHOT_META, KV, LOG, META, SNAPSHOT_CHUNKS,
 };
+use crate::types::LogId;
 
 /// Page cache per file: the log is read mostly right after it is written; the state machine serves reads.
 const LOG_CACHE_BYTES: usize = 64 << 20;
@@ -242,6 +243,21 @@ fn read_meta_u64(db: &Database, key: &str) -> io::Result<Option<u64>> {
     let meta = txn.open_table(META).map_err(to_io)?;
     let value = meta.get(key).map_err(to_io)?;
     value.map(|v| codec::read_u64(v.value(), key)).transpose()
+}
+
+/// Index of the last entry `log.redb` holds (or has purged), 0 for an empty log.
+pub(crate) fn log_last_index(db: &Database) -> io::Result<u64> {
+    let txn = db.begin_read().map_err(to_io)?;
+    let log = txn.open_table(LOG).map_err(to_io)?;
+    if let Some((index, _)) = log.last().map_err(to_io)? {
+        return Ok(index.value());
+    }
+    let meta = txn.open_table(META).map_err(to_io)?;
+    let purged = meta.get(KEY_LAST_PURGED).map_err(to_io)?;
+    let purged: Option<LogId> = purged
+        .map(|v| codec::from_json(v.value(), KEY_LAST_PURGED))
+        .transpose()?;
+    Ok(purged.map_or(0, |id| id.index()))
 }
 
 /// True when the state machine has never applied anything (a first open that crashed half-way).

@@ -2,9 +2,11 @@
 //! Raft log and the state machine each persisted in its own redb file (`log.redb`, `sm.redb`).
 //!
 //! [`RaftStore`] implements [`storage::Backend`]. A write becomes one Raft entry and returns once it is
-//! fsynced in the log, committed and applied (fsynced) to the state machine; concurrent writes share log
-//! appends (group commit). Reads come straight from the local state machine file. A fresh directory
-//! bootstraps a single-node cluster; no openraft type appears in this crate's public API.
+//! fsynced in the log, committed and applied to the state machine; concurrent writes share log appends
+//! (group commit). The log is the durable record: the state machine commits without fsync (periodically,
+//! at snapshots and at shutdown with one), and after a crash Raft re-applies what it lacks before reads
+//! are served. Reads come straight from the local state machine file. A fresh directory bootstraps a
+//! single-node cluster; no openraft type appears in this crate's public API.
 
 mod codec;
 mod db;

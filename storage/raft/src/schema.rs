@@ -31,6 +31,9 @@ pub(crate) const KEY_NODE_ID: &str = "node_id";
 pub(crate) const KEY_VOTE: &str = "vote";
 /// `meta` key (log): the last purged log id, JSON.
 pub(crate) const KEY_LAST_PURGED: &str = "last_purged";
+/// `meta` key (log): the last committed log id Raft reported, JSON. Optional (older files lack it); it
+/// rides along with the next durable commit, so it may trail the true committed id after a crash.
+pub(crate) const KEY_COMMITTED: &str = "committed";
 
 // ---- sm.redb ----
 

@@ -1,20 +1,27 @@
 //! The replicated key/value state machine and its snapshots in `sm.redb`.
 //!
-//! `apply` commits each batch of committed entries in one redb transaction with `Durability::Immediate`
-//! before answering the waiting clients, so the applied state on disk never lags an acknowledged write
-//! and never runs ahead of what was applied. Snapshots are the whole `kv` table serialised
-//! (see `codec::SnapshotWriter`) and kept in the same file, so installing one is a single atomic
-//! transaction.
+//! `apply` commits each batch of committed entries in one redb transaction before answering the waiting
+//! clients. The Raft log is the durable record of every acknowledged write, so most applies commit with
+//! `Durability::None` (visible to readers at once, no fsync); one every [`SYNC_EVERY_ENTRIES`] entries or
+//! [`SYNC_INTERVAL`] is durable, as is every snapshot and [`SmDb::sync`] at shutdown. A durable commit also
+//! persists every non-durable one before it, so on disk the state machine is always a consistent prefix
+//! of the log, never ahead of it. After a crash it may lag the log: openraft re-applies the committed
+//! entries it lacks (see `LogStore::save_committed`), and `RaftStore` holds reads until it has caught up.
+//! Snapshots are the whole `kv` table serialised (see `codec::SnapshotWriter`) and kept in the same file,
+//! so installing one is a single atomic transaction.
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::{Stream, TryStreamExt};
 use openraft::storage::{EntryResponder, RaftSnapshotBuilder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend};
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction,
+};
 use tokio::sync::oneshot;
 
 use crate::codec::{self, SnapshotWriter};
@@ -28,15 +35,23 @@ use crate::types::{
     WireOp,
 };
 
+/// An apply commits durably once this many entries were applied since the last durable commit: bounds
+/// what a crash makes openraft re-apply, and the dead pages redb cannot reuse until a durable commit.
+const SYNC_EVERY_ENTRIES: u64 = 1024;
+/// ... or once this long has passed since the last durable commit (a lightly written store).
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Shared state of the state machine file; also what [`crate::RaftStore`] reads from.
 pub(crate) struct SmDb {
     db: Database,
     path: PathBuf,
     /// Durable commits of the state machine file, for tests and benches.
     flushes: Arc<AtomicU64>,
-    /// Highest log index applied and durable here. Raft's metrics catch up a little later; this is
-    /// exact as soon as a write returns.
+    /// Highest log index applied here (visible to readers, durable or not). Raft's metrics catch up a
+    /// little later; this is exact as soon as a write returns.
     applied: Arc<AtomicU64>,
+    /// Entries applied since the last durable commit, and when that was.
+    unsynced: Mutex<Unsynced>,
     /// Dropped together with the database, which tells `shutdown` the file is closed.
     _closed: oneshot::Sender<()>,
 }
@@ -47,6 +62,12 @@ pub(crate) struct SmCounters {
     pub(crate) flushes: Arc<AtomicU64>,
     /// Highest applied log index.
     pub(crate) applied: Arc<AtomicU64>,
+}
+
+/// What has been applied without an fsync.
+struct Unsynced {
+    entries: u64,
+    since: Instant,
 }
 
 /// The state machine handed to openraft; clones (e.g. the snapshot builder) share one file.
@@ -69,6 +90,10 @@ impl StateMachine {
             path,
             flushes: counters.flushes.clone(),
             applied: counters.applied.clone(),
+            unsynced: Mutex::new(Unsynced {
+                entries: 0,
+                since: Instant::now(),
+            }),
             _closed: tx,
         };
         (
@@ -153,8 +178,43 @@ impl SmDb {
         read_applied(&txn)
     }
 
-    fn apply(&self, entries: Vec<Entry>) -> io::Result<()> {
+    /// Index of the last applied entry (0 before any), as the file holds it.
+    pub(crate) fn applied_index(&self) -> io::Result<u64> {
+        Ok(self.applied_state()?.0.map_or(0, |id| id.index()))
+    }
+
+    /// Makes every applied entry durable: one empty durable commit, which persists the non-durable
+    /// ones before it.
+    pub(crate) fn sync(&self) -> io::Result<()> {
         let txn = self.db.begin_write().map_err(to_io)?; // Durability::Immediate is the default
+        txn.commit().map_err(to_io)?;
+        self.synced();
+        Ok(())
+    }
+
+    /// Records a durable commit of this file.
+    fn synced(&self) {
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        let mut u = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
+        u.entries = 0;
+        u.since = Instant::now();
+    }
+
+    /// Whether an apply of `n` more entries should commit durably.
+    fn sync_due(&self, n: u64) -> bool {
+        let u = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
+        u.entries.saturating_add(n) >= SYNC_EVERY_ENTRIES || u.since.elapsed() >= SYNC_INTERVAL
+    }
+
+    fn apply(&self, entries: Vec<Entry>) -> io::Result<()> {
+        let n = entries.len() as u64;
+        let durable = self.sync_due(n);
+        let mut txn = self.db.begin_write().map_err(to_io)?;
+        if !durable {
+            // The log already holds these entries durably; see the module docs.
+            txn.set_durability(Durability::None)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
         let mut last_index = 0;
         {
             let mut kv = txn.open_table(KV).map_err(to_io)?;
@@ -193,7 +253,12 @@ impl SmDb {
             }
         }
         txn.commit().map_err(to_io)?;
-        self.flushes.fetch_add(1, Ordering::Relaxed);
+        if durable {
+            self.synced();
+        } else {
+            let mut u = self.unsynced.lock().unwrap_or_else(|p| p.into_inner());
+            u.entries = u.entries.saturating_add(n);
+        }
         self.applied.fetch_max(last_index, Ordering::Relaxed);
         Ok(())
     }
@@ -224,9 +289,11 @@ impl SmDb {
             .as_ref()
             .is_none_or(|c| c.last_log_id <= meta.last_log_id)
         {
+            // Durable (the default): this also persists every apply the snapshot covers, so the log
+            // Raft purges after it is never needed to rebuild this state.
             store_snapshot(&txn, &meta, &data)?;
             txn.commit().map_err(to_io)?;
-            self.flushes.fetch_add(1, Ordering::Relaxed);
+            self.synced();
         } else {
             txn.abort().map_err(to_io)?;
         }
@@ -260,7 +327,7 @@ impl SmDb {
         }
         store_snapshot(&txn, meta, data)?;
         txn.commit().map_err(to_io)?;
-        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.synced();
         self.applied.fetch_max(
             meta.last_log_id.as_ref().map_or(0, |id| id.index()),
             Ordering::Relaxed,
@@ -358,7 +425,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             return Ok(());
         }
         self.blocking("apply", move |db| db.apply(batch)).await?;
-        // Durable and visible to readers: now the clients may be told.
+        // Visible to readers (and durable in the log): now the clients may be told.
         for responder in responders {
             responder.send(());
         }

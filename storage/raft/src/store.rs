@@ -81,6 +81,10 @@ struct Inner {
     files_closed: Mutex<Vec<oneshot::Receiver<()>>>,
     /// Set once this node has a leader and (alone) has applied its own log: writes wait for it.
     ready: AtomicBool,
+    /// Whether reads wait for [`RaftStore::wait_ready`]: the state machine lagged the log at open (it
+    /// applies without fsync, so a crash can leave it behind), and may lack acknowledged writes until
+    /// Raft has re-applied them.
+    reads_wait_ready: bool,
     multiplier: u64,
 }
 
@@ -96,25 +100,29 @@ impl std::fmt::Debug for RaftStore {
 impl RaftStore {
     /// Opens the store in `cfg.dir`, creating it if needed. A fresh directory bootstraps a single-node
     /// cluster with this node as its only voter. Returns as soon as the files are open and Raft runs; reads
-    /// work at once, writes first wait (see [`RaftStore::wait_ready`]) for leadership.
+    /// work at once when the state machine holds the whole log (after a clean stop, normally), and writes
+    /// (and otherwise reads) first wait (see [`RaftStore::wait_ready`]) for leadership.
     pub async fn open(cfg: RaftConfig) -> Result<RaftStore, RaftStoreError> {
         let multiplier = u64::from(cfg.performance_multiplier.max(1));
         let config = Arc::new(raft_config(multiplier)?);
         let (dir, node_id) = (cfg.dir.clone(), cfg.node_id);
-        let files = tokio::task::spawn_blocking(move || db::open_files(&dir, node_id))
-            .await
-            .map_err(|e| {
-                if e.is_panic() {
-                    RaftStoreError::corrupt(
-                        &cfg.dir,
-                        format!("opening the store files panicked: {e}"),
-                    )
-                } else {
-                    RaftStoreError::ShutDown
-                }
-            })??;
+        let (files, log_last) = tokio::task::spawn_blocking(move || {
+            let files = db::open_files(&dir, node_id)?;
+            let last = db::log_last_index(&files.log)
+                .map_err(|e| RaftStoreError::corrupt(&files.log_path, e.to_string()))?;
+            Ok::<_, RaftStoreError>((files, last))
+        })
+        .await
+        .map_err(|e| {
+            if e.is_panic() {
+                RaftStoreError::corrupt(&cfg.dir, format!("opening the store files panicked: {e}"))
+            } else {
+                RaftStoreError::ShutDown
+            }
+        })??;
 
         let (log, log_flushes, log_closed) = LogStore::new(files.log, files.log_path);
+        let sm_path = files.sm_path.clone();
         let (sm, sm_counters, sm_closed) = StateMachine::new(files.sm, files.sm_path);
         let reader = sm.reader();
         let raft = Raft::new(node_id, config, NetworkFactory, log, sm)
@@ -124,6 +132,30 @@ impl RaftStore {
                 Fatal::StorageError(e) => RaftStoreError::corrupt(&cfg.dir, e.to_string()),
                 e => RaftStoreError::Fatal(e.to_string()),
             })?;
+        // Raft has re-applied what the log says was committed; if the state machine still lacks part of
+        // the log, that part may hold acknowledged writes, so reads wait until Raft has applied it all.
+        let sm = reader.clone();
+        let applied = tokio::task::spawn_blocking(move || sm.applied_index())
+            .await
+            .map_err(|_| RaftStoreError::ShutDown)?
+            .map_err(|e| RaftStoreError::corrupt(&sm_path, e.to_string()));
+        let applied = match applied {
+            Ok(a) => a,
+            Err(e) => {
+                if let Err(stop) = raft.shutdown().await {
+                    tracing::warn!(error = %stop, "stopping raft after a failed open");
+                }
+                return Err(e);
+            }
+        };
+        let reads_wait_ready = applied < log_last;
+        if reads_wait_ready {
+            tracing::info!(
+                applied,
+                log_last,
+                "state machine behind the log at open: reads wait until it has caught up"
+            );
+        }
         let store = RaftStore {
             inner: Arc::new(Inner {
                 node_id,
@@ -135,6 +167,7 @@ impl RaftStore {
                 sm_applied: sm_counters.applied,
                 shut_down: AtomicBool::new(false),
                 ready: AtomicBool::new(false),
+                reads_wait_ready,
                 files_closed: Mutex::new(vec![log_closed, sm_closed]),
                 multiplier,
             }),
@@ -149,8 +182,8 @@ impl RaftStore {
     }
 
     /// Initializes a fresh single-node cluster, or asks a restarted sole voter to take leadership at once. Does
-    /// not wait for it: reads are served from the local state machine (which holds every acknowledged write,
-    /// since writes are acknowledged only once applied), so the server can answer while the election runs.
+    /// not wait for it: when the state machine holds the whole log, it holds every acknowledged write, so
+    /// reads are served from it while the election runs.
     async fn bootstrap(&self) -> Result<(), RaftStoreError> {
         let raft = &self.inner.raft;
         let node_id = self.inner.node_id;
@@ -215,7 +248,16 @@ impl RaftStore {
             return Ok(());
         }
         let stopped = self.inner.raft.shutdown().await;
-        self.inner.sm.store(None);
+        // Applies skip the fsync; make the state machine durable so a restart needs no re-apply and
+        // serves reads at once.
+        let synced = match self.inner.sm.swap(None) {
+            Some(sm) => tokio::task::spawn_blocking(move || {
+                sm.sync().map_err(|e| sm.annotate(e).to_string())
+            })
+            .await
+            .unwrap_or_else(|e| Err(format!("sync task failed: {e}"))),
+            None => Ok(()),
+        };
         let receivers = match self.inner.files_closed.lock() {
             Ok(mut guard) => std::mem::take(&mut *guard),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
@@ -229,7 +271,10 @@ impl RaftStore {
                 )));
             }
         }
-        stopped.map_err(|e| RaftStoreError::Fatal(format!("raft task failed: {e}")))
+        stopped.map_err(|e| RaftStoreError::Fatal(format!("raft task failed: {e}")))?;
+        synced.map_err(|e| {
+            RaftStoreError::Fatal(format!("syncing the state machine at shutdown: {e}"))
+        })
     }
 
     /// This node's Raft state, from the latest metrics (no round trip).
@@ -237,7 +282,7 @@ impl RaftStore {
         let metrics = self.inner.raft.metrics();
         let m = metrics.borrow_watched();
         let shut_down = self.inner.shut_down.load(Ordering::Relaxed);
-        // Metrics trail the state machine by a notification; never report less than what is durable.
+        // Metrics trail the state machine by a notification; never report less than what readers see.
         let applied = m
             .last_applied
             .as_ref()
@@ -310,7 +355,8 @@ impl RaftStore {
         self.inner.log_flushes.load(Ordering::Relaxed)
     }
 
-    /// Durable commits (fsyncs) of `sm.redb` so far: applied batches and snapshots.
+    /// Durable commits (fsyncs) of `sm.redb` so far: the periodic durable apply, snapshots, shutdown. Most
+    /// applies skip the fsync (the log is the durable record).
     pub fn sm_flushes(&self) -> u64 {
         self.inner.sm_flushes.load(Ordering::Relaxed)
     }
@@ -321,6 +367,15 @@ impl RaftStore {
         } else {
             Ok(())
         }
+    }
+
+    /// Holds a read until the state machine is known to hold every acknowledged write.
+    async fn wait_readable(&self) -> Result<(), RaftStoreError> {
+        if self.inner.reads_wait_ready {
+            self.check_open()?;
+            self.wait_ready().await?;
+        }
+        Ok(())
     }
 
     fn reader(&self) -> Result<Arc<SmDb>, RaftStoreError> {
@@ -398,12 +453,14 @@ fn read_error(e: std::io::Error) -> StorageError {
 impl Backend for RaftStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
         storage::validate_key(key)?;
+        self.wait_readable().await?;
         let sm = self.reader()?;
         // A point read is a short B-tree lookup, mostly from redb's page cache: run it inline.
         sm.get(key).map_err(|e| read_error(sm.annotate(e)))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.wait_readable().await?;
         let sm = self.reader()?;
         let prefix = prefix.to_owned();
         tokio::task::spawn_blocking(move || {
@@ -530,6 +587,40 @@ mod tests {
         }
         assert_eq!(store.list("w00/").await.unwrap().len(), 160);
         assert_eq!(store.get("after").await.unwrap(), Some(vec![1]));
+        store.shutdown().await.unwrap();
+    }
+
+    /// Applies skip the fsync; a clean shutdown makes the state machine durable so the next open serves
+    /// reads at once, while a state machine rolled back behind the log makes reads wait for Raft.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_wait_only_when_state_machine_lags_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = tempfile::tempdir().unwrap();
+        let store = RaftStore::open(cfg(dir.path())).await.unwrap();
+        store.put("a", vec![1]).await.unwrap();
+        let (log0, sm0) = (store.log_flushes(), store.sm_flushes());
+        for i in 0..8u8 {
+            store.put("seq", vec![i]).await.unwrap();
+        }
+        assert_eq!(store.log_flushes() - log0, 8, "each write is one log fsync");
+        // Applies skip the fsync (only the periodic sync, at most once a second, makes one durable).
+        assert!(store.sm_flushes() - sm0 < 8, "every apply fsynced");
+        store.shutdown().await.unwrap();
+        std::fs::copy(dir.path().join("sm.redb"), old.path().join("sm.redb")).unwrap();
+
+        let store = RaftStore::open(cfg(dir.path())).await.unwrap();
+        assert!(
+            !store.inner.reads_wait_ready,
+            "clean stop left the state machine behind"
+        );
+        store.put("b", vec![2]).await.unwrap();
+        store.shutdown().await.unwrap();
+
+        std::fs::copy(old.path().join("sm.redb"), dir.path().join("sm.redb")).unwrap();
+        let store = RaftStore::open(cfg(dir.path())).await.unwrap();
+        assert!(store.inner.reads_wait_ready);
+        assert_eq!(store.get("b").await.unwrap(), Some(vec![2]));
+        assert_eq!(store.get("seq").await.unwrap(), Some(vec![7]));
         store.shutdown().await.unwrap();
     }
 
