@@ -7,7 +7,7 @@ pub mod duration;
 pub mod envelope;
 pub mod sys;
 
-pub use envelope::{Envelope, ErrorBody};
+pub use envelope::{Envelope, ErrorBody, WrapInfo};
 
 /// The version Coffer reports in `sys/seal-status`, `sys/health` and `coffer version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -86,6 +86,10 @@ path "cubbyhole/response" {
 path "sys/wrapping/unwrap" {
     capabilities = ["update"]
 }
+
+path "auth/token/revoke-self" {
+    capabilities = ["update"]
+}
 "#;
 
 /// Paths that need `sudo` (or root) on top of the operation's capability, as full request paths under

@@ -134,7 +134,7 @@ async fn create_and_lookup() {
     assert!(matches!(
         h.post("lookup", json!({ "token": "s.unknown" }), &root)
             .await,
-        Err(EngineError::PermissionDenied)
+        Err(EngineError::Forbidden(m)) if m == "bad token"
     ));
     // Root tokens: no expiry.
     let r = h

@@ -18,10 +18,11 @@ mod router;
 mod seal_config;
 mod sys;
 mod unseal;
+mod wrapping;
 
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::cluster::{Cluster, ClusterStatus, Standalone};
 pub use crate::core::{Core, CoreOptions};
 pub use crate::error::CoreError;
 pub use crate::mounts::Catalog;
-pub use crate::request::{Lease, Operation, Request, Response, Token};
+pub use crate::request::{Lease, Operation, RawJson, Request, Response, Token};

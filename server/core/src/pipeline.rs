@@ -2,6 +2,7 @@
 //! check deciding create vs update) → route → token creation for logins → envelope fields.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use engine_sdk::{Caller, Operation, RouteMatch};
 use policy::Acl;
@@ -10,7 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::core::Unsealed;
 use crate::request::Lease;
 use crate::router::Route;
-use crate::{Core, CoreError, Request, Response, sys};
+use crate::{Core, CoreError, Request, Response, sys, wrapping};
 
 pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Response, CoreError> {
     let path = req.path.as_str();
@@ -19,13 +20,25 @@ pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Re
     let routed = if is_sys { None } else { router.lookup(path) };
     let req = &req;
 
+    // The wrapping token of unwrap/lookup/rewrap is checked before anything else, as OpenBao does; lookup needs
+    // no client token at all.
+    if is_sys && let Some(endpoint) = wrapping::token_endpoint(path) {
+        wrapping::validate(core, u, req).await?;
+        if endpoint == wrapping::TokenEndpoint::Lookup {
+            let resp = wrapping::lookup(core, u, req).await?;
+            return wrapping::finish(core, u, req, resp, "").await;
+        }
+    }
+
     // Logins and other unauthenticated paths skip the token.
     if let Some((route, rel)) = &routed
-        && route.is_unauthenticated(rel) {
-            let m = match_route(route, rel, req)?;
-            let op = resolve_operation(core, route, rel, &m, req, None).await?;
-            return dispatch(core, u, route, rel, &m, req, op, None).await;
-        }
+        && route.is_unauthenticated(rel)
+    {
+        let m = match_route(route, rel, req)?;
+        let op = resolve_operation(core, route, rel, &m, req, None).await?;
+        let resp = dispatch(core, u, route, rel, &m, req, op, None).await?;
+        return wrapping::finish(core, u, req, resp, "").await;
+    }
 
     // An auth path with nothing mounted is a 404 even without a token, as in OpenBao (logins carry none).
     if routed.is_none() && path.starts_with("auth/") {
@@ -41,17 +54,22 @@ pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Re
     let Some(entry) = entry else {
         // The mount listing is public: without a (valid) token it shows the `listing_visibility = "unauth"` mounts.
         if path.trim_end_matches('/') == "sys/internal/ui/mounts" {
-            return sys::route(core, u, req, &Caller::default(), &policy::Acl::new([])).await;
+            let resp = sys::route(core, u, req, &Caller::default(), &policy::Acl::new([])).await?;
+            return wrapping::finish(core, u, req, resp, "").await;
         }
         return Err(CoreError::PermissionDenied);
     };
     let token_key = u.tokens.key_of(token).await?;
-    let result = authorized(core, u, req, routed, token, token_key.clone(), &entry).await;
+    let result = match authorized(core, u, req, routed, token, token_key.clone(), &entry).await {
+        Ok(resp) => wrapping::finish(core, u, req, resp, &entry.display_name).await,
+        Err(e) => Err(e),
+    };
     // The token's last permitted use: revoke it (and its children) once the request is done.
     if entry.revocation_pending
-        && let Err(e) = u.tokens.revoke_tree(&token_key).await {
-            tracing::warn!(error = %e, "revoking a token after its last use failed; tidy will retry");
-        }
+        && let Err(e) = u.tokens.revoke_tree(&token_key).await
+    {
+        tracing::warn!(error = %e, "revoking a token after its last use failed; tidy will retry");
+    }
     result
 }
 
@@ -66,11 +84,13 @@ async fn authorized(
 ) -> Result<Response, CoreError> {
     let path = req.path.as_str();
     let is_sys = routed.is_none() && (path == "sys" || path.starts_with("sys/"));
-    let acl = u.policies.acl(&entry.policies);
+    let wrapping_token = wrapping::is_wrapping_token(entry);
+    let policies = entry.policies.clone();
+    let acl = u.policies.acl(&policies);
     let caller = Caller {
         accessor: entry.accessor.clone(),
         display_name: entry.display_name.clone(),
-        policies: entry.policies.clone(),
+        policies,
         entity_id: entry.entity_id.clone(),
         root: entry.is_root(),
         token_key,
@@ -85,6 +105,7 @@ async fn authorized(
                 path,
                 &req.data,
                 policy::is_sudo_path(path),
+                req.wrap_ttl,
             )?;
         }
         return sys::route(core, u, req, &caller, &acl).await;
@@ -92,7 +113,7 @@ async fn authorized(
 
     let Some((route, rel)) = routed else {
         // Deny before revealing whether anything is mounted there.
-        authorize(&acl, req.operation, path, &req.data, false)?;
+        authorize(&acl, req.operation, path, &req.data, false, req.wrap_ttl)?;
         return Err(CoreError::UnsupportedPath(req.path.clone()));
     };
     // The token store's *-self endpoints act on the caller's own token, which OpenBao passes in the body.
@@ -111,8 +132,19 @@ async fn authorized(
     };
     let m = match_route(&route, rel, req)?;
     let op = resolve_operation(core, &route, rel, &m, req, Some(&caller)).await?;
-    authorize(&acl, op, path, &req.data, route.is_root_path(rel))?;
-    dispatch(core, u, &route, rel, &m, req, op, Some(&caller)).await
+    authorize(
+        &acl,
+        op,
+        path,
+        &req.data,
+        route.is_root_path(rel),
+        req.wrap_ttl,
+    )?;
+    let mut resp = dispatch(core, u, &route, rel, &m, req, op, Some(&caller)).await?;
+    if wrapping_token && op == Operation::Read && path == "cubbyhole/response" {
+        resp.warnings.push(wrapping::CUBBYHOLE_READ_WARNING.into());
+    }
+    Ok(resp)
 }
 
 fn match_route(route: &Route, rel: &str, req: &Request) -> Result<RouteMatch, CoreError> {
@@ -158,15 +190,17 @@ async fn resolve_operation(
     })
 }
 
-/// The ACL decision for one request; sudo is required on root-protected paths.
+/// The ACL decision for one request; sudo is required on root-protected paths, and a policy's wrapping TTL
+/// bounds apply to the requested wrap TTL.
 fn authorize(
     acl: &Acl,
     op: Operation,
     path: &str,
     data: &Map<String, Value>,
     needs_sudo: bool,
+    wrap_ttl: Option<Duration>,
 ) -> Result<(), CoreError> {
-    let decision = acl.decide(policy_op(op), path, Some(data));
+    let decision = acl.decide_wrapped(policy_op(op), path, Some(data), wrap_ttl);
     if !decision.allowed || (needs_sudo && !decision.root && !decision.is_sudo) {
         return Err(CoreError::PermissionDenied);
     }

@@ -57,6 +57,17 @@ impl PolicyStore {
                 }
             }
         }
+        // The fixed response-wrapping policy lives in memory only: it cannot change, so storing it would only
+        // mean a write at unseal.
+        let wrapping = Policy::parse(
+            policy::RESPONSE_WRAPPING_POLICY_NAME,
+            policy::RESPONSE_WRAPPING_POLICY,
+        )
+        .map_err(|e| CoreError::Internal(format!("built-in response-wrapping policy: {e}")))?;
+        map.insert(
+            policy::RESPONSE_WRAPPING_POLICY_NAME.to_owned(),
+            Arc::new((wrapping, policy::RESPONSE_WRAPPING_POLICY.to_owned())),
+        );
         let store = Self {
             storage,
             policies: ArcSwap::from_pointee(map),
@@ -70,9 +81,16 @@ impl PolicyStore {
         Ok(store)
     }
 
-    /// Policy names, sorted (with `root`, as OpenBao lists it).
+    /// Policy names, sorted (with `root`, and without the non-assignable `response-wrapping`, as OpenBao lists
+    /// them).
     pub(crate) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.policies.load().keys().cloned().collect();
+        let mut names: Vec<String> = self
+            .policies
+            .load()
+            .keys()
+            .filter(|n| *n != policy::RESPONSE_WRAPPING_POLICY_NAME)
+            .cloned()
+            .collect();
         names.push(policy::ROOT_POLICY_NAME.into());
         names.sort();
         names
@@ -92,10 +110,10 @@ impl PolicyStore {
     pub(crate) async fn put(&self, name: &str, text: &str) -> Result<(), CoreError> {
         let name = policy::normalize_name(name);
         policy::validate_name(&name).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
-        if name == policy::ROOT_POLICY_NAME {
-            return Err(CoreError::InvalidRequest(
-                "cannot update \"root\" policy".into(),
-            ));
+        if name == policy::ROOT_POLICY_NAME || name == policy::RESPONSE_WRAPPING_POLICY_NAME {
+            return Err(CoreError::InvalidRequest(format!(
+                "cannot update {name:?} policy"
+            )));
         }
         let parsed =
             Policy::parse(&name, text).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
@@ -119,10 +137,10 @@ impl PolicyStore {
     pub(crate) async fn delete(&self, name: &str) -> Result<(), CoreError> {
         let name = policy::normalize_name(name);
         // OpenBao's exact wording for each.
-        if name == policy::ROOT_POLICY_NAME {
-            return Err(CoreError::InvalidRequest(
-                "cannot delete \"root\" policy".into(),
-            ));
+        if name == policy::ROOT_POLICY_NAME || name == policy::RESPONSE_WRAPPING_POLICY_NAME {
+            return Err(CoreError::InvalidRequest(format!(
+                "cannot delete {name:?} policy"
+            )));
         }
         if name == policy::DEFAULT_POLICY_NAME {
             return Err(CoreError::InvalidRequest(
@@ -145,9 +163,10 @@ impl PolicyStore {
         key.sort();
         key.dedup();
         if let Ok(cache) = self.acls.lock()
-            && let Some(acl) = cache.get(&key) {
-                return acl.clone();
-            }
+            && let Some(acl) = cache.get(&key)
+        {
+            return acl.clone();
+        }
         let map = self.policies.load();
         let root = Policy::root();
         let mut selected: Vec<&Policy> = Vec::new();

@@ -1,7 +1,9 @@
 //! The logical request and response the pipeline passes between layers.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use api_spec::{Envelope, WrapInfo};
 use serde_json::{Map, Value};
 
 pub use engine_sdk::Operation;
@@ -21,6 +23,9 @@ pub struct Request {
     pub token: Option<Token>,
     /// The client's address.
     pub remote_addr: Option<SocketAddr>,
+    /// The response-wrapping TTL the client asked for (`X-Vault-Wrap-TTL`). `Some(0)` wraps nothing but still
+    /// counts for policies' `min_wrapping_ttl`/`max_wrapping_ttl`, as in OpenBao.
+    pub wrap_ttl: Option<Duration>,
 }
 
 /// A client token; its `Debug` never shows the value.
@@ -48,6 +53,20 @@ pub struct Response {
     pub lease: Option<Lease>,
     /// A status other than 200 for an answer with a body.
     pub status: Option<u16>,
+    /// The response was wrapped: the envelope carries only this.
+    pub wrap_info: Option<WrapInfo>,
+    /// A JSON body sent as it is instead of an envelope (an unwrapped response, as it was stored).
+    pub raw_json: Option<RawJson>,
+}
+
+/// A JSON document sent verbatim; its `Debug` hides the content (it may hold secrets or tokens).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawJson(pub String);
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawJson([redacted])")
+    }
 }
 
 /// The lease fields of a response envelope.
@@ -84,8 +103,39 @@ impl Response {
         self
     }
 
-    /// Whether this answer is a 204 (no data, no warnings, no auth).
+    /// Whether this answer is a 204 (no data, no warnings, no auth, nothing wrapped or raw).
     pub fn is_empty(&self) -> bool {
-        self.data.is_none() && self.warnings.is_empty() && self.auth.is_none()
+        self.data.is_none()
+            && self.warnings.is_empty()
+            && self.auth.is_none()
+            && self.wrap_info.is_none()
+            && self.raw_json.is_none()
+    }
+
+    /// The Vault envelope of this answer (`legacy_top_level`, `status` and `raw_json` are the HTTP layer's). A
+    /// wrapped answer carries only `wrap_info`, with an empty request id and no warnings, exactly as OpenBao
+    /// writes it.
+    pub fn into_envelope(self, request_id: String) -> Envelope {
+        if let Some(wrap_info) = self.wrap_info {
+            return Envelope {
+                wrap_info: Some(wrap_info),
+                ..Envelope::default()
+            };
+        }
+        let lease = self.lease.unwrap_or_default();
+        Envelope {
+            request_id,
+            lease_id: lease.id,
+            renewable: lease.renewable,
+            lease_duration: lease.duration,
+            auth: self.auth,
+            data: self.data,
+            warnings: if self.warnings.is_empty() {
+                None
+            } else {
+                Some(self.warnings)
+            },
+            ..Envelope::default()
+        }
     }
 }

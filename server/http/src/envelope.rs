@@ -1,8 +1,7 @@
 //! Turning a core response into the Vault envelope (or a 204).
 
-use api_spec::Envelope;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -11,26 +10,22 @@ pub(crate) fn respond(request_id: String, resp: server_core::Response) -> Respon
     if resp.is_empty() {
         return StatusCode::NO_CONTENT.into_response();
     }
-    let legacy = resp.legacy_top_level;
+    // An unwrapped response goes out byte for byte as it was stored.
+    if let Some(raw) = resp.raw_json {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            raw.0,
+        )
+            .into_response();
+    }
     let status = resp
         .status
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
-    let lease = resp.lease.unwrap_or_default();
-    let env = Envelope {
-        request_id,
-        lease_id: lease.id,
-        renewable: lease.renewable,
-        lease_duration: lease.duration,
-        auth: resp.auth,
-        data: resp.data,
-        warnings: if resp.warnings.is_empty() {
-            None
-        } else {
-            Some(resp.warnings)
-        },
-        ..Envelope::default()
-    };
+    // A wrapped answer has no data to copy to the top level.
+    let legacy = resp.legacy_top_level && resp.wrap_info.is_none();
+    let env = resp.into_envelope(request_id);
     if !legacy {
         return (status, Json(env)).into_response();
     }

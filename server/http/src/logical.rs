@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -59,6 +60,7 @@ async fn handle_inner(
         "PATCH" => Operation::Patch,
         _ => return Err(ApiError::MethodNotAllowed),
     };
+    let wrap_ttl = wrap_ttl(&headers)?;
     // OpenBao only takes JSON merge patches on PATCH.
     if operation == Operation::Patch {
         let ct = headers
@@ -90,6 +92,7 @@ async fn handle_inner(
         data,
         token: client_token(&headers).map(Token),
         remote_addr,
+        wrap_ttl,
     };
     tracing::debug!(path = %req.path, op = ?req.operation, "request");
     let resp = match tokio::time::timeout(s.limits.max_request_duration, s.core.handle(req)).await {
@@ -129,6 +132,31 @@ fn client_token(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+/// `X-Vault-Wrap-TTL`: a duration (`5m`) or seconds; absent or empty means no wrapping. Negative or invalid
+/// values are a 400, with OpenBao's messages.
+fn wrap_ttl(headers: &HeaderMap) -> Result<Option<Duration>, ApiError> {
+    let Some(value) = headers.get("x-vault-wrap-ttl") else {
+        return Ok(None);
+    };
+    let bad = |why: String| {
+        ApiError::BadParameter(format!("error parsing X-Vault-Wrap-TTL header: {why}"))
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| bad("time: invalid duration".into()))?
+        .trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match api_spec::duration::parse(text) {
+        Ok(d) => Ok(Some(d)),
+        Err(api_spec::duration::DurationError::Negative(_)) => {
+            Err(bad("requested wrap ttl cannot be negative".into()))
+        }
+        Err(e) => Err(bad(format!("time: {e}"))),
+    }
+}
+
 /// Reads at most `limit` bytes of body and parses them as JSON; an empty body parses as `null`/defaults.
 pub(crate) async fn read_json<T: DeserializeOwned + Default>(
     body: Body,
@@ -147,6 +175,35 @@ pub(crate) async fn read_json<T: DeserializeOwned + Default>(
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn wrap_ttl_header() {
+        let ttl = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-vault-wrap-ttl", HeaderValue::from_static(v));
+            wrap_ttl(&h).map_err(|e| e.status_and_messages())
+        };
+        assert_eq!(wrap_ttl(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(ttl("").unwrap(), None);
+        assert_eq!(ttl("300").unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(ttl("5m").unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(ttl("0").unwrap(), Some(Duration::ZERO));
+        let cases = [
+            ("-1", "requested wrap ttl cannot be negative"),
+            ("-5m", "requested wrap ttl cannot be negative"),
+            ("abc", "time: invalid duration \"abc\""),
+            ("1x", "time: unknown unit \"x\" in duration \"1x\""),
+        ];
+        for (value, why) in cases {
+            let (status, messages) = ttl(value).unwrap_err();
+            assert_eq!(status.as_u16(), 400, "{value}");
+            assert_eq!(
+                messages,
+                vec![format!("error parsing X-Vault-Wrap-TTL header: {why}")],
+                "{value}"
+            );
+        }
+    }
 
     #[test]
     fn token_headers() {

@@ -14,6 +14,7 @@ mod storage_at_rest;
 mod support;
 mod tokens;
 mod userpass;
+mod wrapping;
 
 use serde_json::Value;
 use testkit::Api;

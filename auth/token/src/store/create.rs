@@ -62,6 +62,9 @@ pub struct CreateToken<'a> {
     pub role: String,
     /// Do not link the token to `parent`.
     pub orphan: bool,
+    /// Allows the policies no client may request (`response-wrapping`): set only by the core for the
+    /// wrapping tokens it creates itself.
+    pub internal_policies: bool,
     /// The mount's TTL settings.
     pub limits: TtlLimits,
     /// Creation time.
@@ -90,6 +93,7 @@ impl CreateToken<'_> {
             path: "auth/token/create".into(),
             role: String::new(),
             orphan: false,
+            internal_policies: false,
             limits,
             now,
         }
@@ -193,6 +197,7 @@ impl TokenStore {
         }
         if let Some(p) = policies
             .iter()
+            .filter(|_| !req.internal_policies)
             .find(|p| NON_ASSIGNABLE.contains(&p.as_str()))
         {
             return Err(TokenError::invalid(format!("cannot assign policy {p:?}")));

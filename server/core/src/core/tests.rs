@@ -31,6 +31,7 @@ fn req(op: Operation, path: &str, token: &str) -> Request {
         data: Map::new(),
         token: Some(Token(token.into())),
         remote_addr: None,
+        wrap_ttl: None,
     }
 }
 

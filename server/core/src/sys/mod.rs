@@ -60,6 +60,10 @@ pub(crate) async fn route(
             capabilities::capabilities(u, req, acl, capabilities::Whose::Accessor).await
         }
         "internal/ui/resultant-acl" => capabilities::resultant_acl(u, caller),
+        "wrapping/wrap" => crate::wrapping::wrap(req),
+        "wrapping/unwrap" => crate::wrapping::unwrap(core, u, req).await,
+        "wrapping/lookup" => crate::wrapping::lookup(core, u, req).await,
+        "wrapping/rewrap" => crate::wrapping::rewrap(core, u, req, &caller.display_name).await,
         _ => Err(unknown()),
     }
 }

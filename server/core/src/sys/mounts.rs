@@ -146,14 +146,15 @@ async fn tune(
             if let Some(opts) = options {
                 // A KV mount can be upgraded from v1 to v2, never back.
                 if e.kind == "kv"
-                    && let Some(v) = opts.get("version") {
-                        let current = e.options.get("version").map(String::as_str).unwrap_or("1");
-                        if current == "2" && v != "2" {
-                            return Err(CoreError::InvalidRequest(
-                                "cannot downgrade mount from version 2".into(),
-                            ));
-                        }
+                    && let Some(v) = opts.get("version")
+                {
+                    let current = e.options.get("version").map(String::as_str).unwrap_or("1");
+                    if current == "2" && v != "2" {
+                        return Err(CoreError::InvalidRequest(
+                            "cannot downgrade mount from version 2".into(),
+                        ));
                     }
+                }
                 e.options.extend(opts);
             }
             Ok(())

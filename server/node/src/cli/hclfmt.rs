@@ -19,6 +19,9 @@ pub enum FmtError {
     /// The HCL is not a valid ACL policy.
     #[error("failed to parse policy: {0}")]
     Invalid(String),
+    /// The policy is valid but HCL's printer cannot print it (an attribute set twice).
+    #[error("Error printing result: {0}")]
+    Print(String),
 }
 
 /// Marks heredoc continuation lines, which indentation must leave alone (a private-use character).
@@ -34,9 +37,14 @@ pub fn format_policy(text: &str) -> Result<String, FmtError> {
         });
     }
     let tokens = lex(text)?;
-    let mut parser = Parser { tokens, pos: 0 };
+    let mut parser = Parser {
+        tokens,
+        pos: 0,
+        last_line: 0,
+    };
     let file = parser.object_list(true)?;
     validate(&file)?;
+    check_duplicates(&file).map_err(FmtError::Print)?;
     let mut out = print_top(&file);
     out.push('\n');
     Ok(remove_markers(&out))
@@ -307,6 +315,8 @@ struct Block {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// End line of the last consumed non-comment token.
+    last_line: usize,
 }
 
 /// Comments split into groups of consecutive lines.
@@ -332,8 +342,16 @@ struct Gathered {
 }
 
 fn gather(mut comments: Vec<Token>, prev_line: usize, next: Option<&Token>) -> Gathered {
+    // A comment on the previous token's line is a line comment only if the next token starts on a later
+    // line (so not before EOF on the same line).
     let same_line = match comments.first() {
-        Some(first) if first.line == prev_line && prev_line != 0 => Some(comments.remove(0)),
+        Some(first)
+            if first.line == prev_line
+                && prev_line != 0
+                && next.is_none_or(|t| t.line != first.end_line) =>
+        {
+            Some(comments.remove(0))
+        }
         _ => None,
     };
     let mut standalone = comment_groups(comments);
@@ -377,18 +395,15 @@ impl Parser {
             end_line: 0,
         });
         self.pos += 1;
+        if token.kind != Kind::Comment {
+            self.last_line = token.end_line;
+        }
         token
     }
 
     /// End line of the last consumed non-comment token.
     fn prev_line(&self) -> usize {
-        self.tokens
-            .get(..self.pos)
-            .unwrap_or_default()
-            .iter()
-            .rev()
-            .find(|t| t.kind != Kind::Comment)
-            .map_or(0, |t| t.end_line)
+        self.last_line
     }
 
     fn error_here(&self, message: &str) -> FmtError {
@@ -418,13 +433,8 @@ impl Parser {
                 lead,
             } = self.gather();
             if let Some(comment) = same_line {
-                // Items holding a block (`path "x" { }`) take none: a comment after `}` stands alone.
                 match block.items.last_mut() {
-                    Some(item)
-                        if item.line_comment.is_none()
-                            && !(item.assign.is_none()
-                                && matches!(item.value, Value::Object(_))) =>
-                    {
+                    Some(item) if item.line_comment.is_none() => {
                         item.line_comment = Some(comment.text);
                     }
                     _ => block.comments.push(Standalone {
@@ -751,8 +761,95 @@ fn validate(file: &Block) -> Result<(), FmtError> {
                 _ => {}
             }
         }
+        check_wrapping_ttls(body, &prefix)?;
     }
     Ok(())
+}
+
+/// A wrapping TTL value in seconds: a number, or a string in vault's duration syntax.
+fn wrapping_ttl(value: &Value) -> Result<Option<i64>, String> {
+    let Value::Literal(token) = value else {
+        return Ok(None);
+    };
+    let text = unquote(token);
+    if token.kind == Kind::Number {
+        return text
+            .parse::<f64>()
+            .map(|secs| Some(secs as i64))
+            .map_err(|_| {
+                format!(
+                    "strconv.ParseInt: parsing {}: invalid syntax",
+                    go_quote(&text)
+                )
+            });
+    }
+    crate::cli::args::GoDuration::parse(&text)
+        .map(|d| Some(d.secs()))
+        .map_err(|_| format!("time: invalid duration {}", go_quote(&text)))
+}
+
+/// OpenBao rejects unparsable wrapping TTLs and a maximum below the minimum.
+fn check_wrapping_ttls(body: &Block, prefix: &str) -> Result<(), FmtError> {
+    let mut ttls = [0i64; 2];
+    for (slot, key) in ["min_wrapping_ttl", "max_wrapping_ttl"]
+        .into_iter()
+        .enumerate()
+    {
+        let Some(entry) = body
+            .items
+            .iter()
+            .rev()
+            .find(|i| i.keys.first().map(unquote).as_deref() == Some(key))
+        else {
+            continue;
+        };
+        let secs = wrapping_ttl(&entry.value)
+            .map_err(|e| FmtError::Invalid(format!("{prefix} error parsing {key}: {e}")))?;
+        if let (Some(secs), Some(target)) = (secs, ttls.get_mut(slot)) {
+            *target = secs;
+        }
+    }
+    if let [min, max] = ttls
+        && min != 0
+        && max != 0
+        && max < min
+    {
+        return Err(FmtError::Invalid(format!(
+            "{prefix} max_wrapping_ttl cannot be less than min_wrapping_ttl"
+        )));
+    }
+    Ok(())
+}
+
+/// HCL's printer refuses an attribute set twice in one object (`Error printing result: ...`).
+fn check_duplicates(block: &Block) -> Result<(), String> {
+    // The parser checks each attribute as it completes it, after the objects nested in its value.
+    let mut seen: Vec<&str> = Vec::new();
+    for item in &block.items {
+        check_value_duplicates(&item.value)?;
+        if let (Some(key), Some(_), 1) = (item.keys.first(), item.assign, item.keys.len()) {
+            if seen.contains(&key.text.as_str()) {
+                return Err(format!(
+                    "The argument {} at {}:{} was already set. Each argument can only be defined once",
+                    go_quote(&key.text),
+                    key.line,
+                    key.column
+                ));
+            }
+            seen.push(&key.text);
+        }
+    }
+    Ok(())
+}
+
+fn check_value_duplicates(value: &Value) -> Result<(), String> {
+    match value {
+        Value::Object(block) => check_duplicates(block),
+        Value::List { items, .. } => items
+            .iter()
+            .try_for_each(|e| check_value_duplicates(&e.value)),
+        Value::Literal(_) => Ok(()),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -986,9 +1083,15 @@ fn object_text(block: &Block) -> String {
             newline_printed = true;
         }
         // Runs of adjacent one-line items are aligned together (by source line adjacency, like HCL's printer).
+        // HCL's printer measures an item by rendering it, and rendering an object then also picks up the
+        // standalone comments just printed above: such an item never joins a run.
+        let fresh_comments = block.comments.iter().any(|g| g.before == index);
         let mut aligned: Vec<&Item> = Vec::new();
         while let Some(item) = items.get(index) {
-            if items.len() == 1 || item_text(item).matches('\n').count() + 1 > 2 {
+            if items.len() == 1
+                || item_text(item).matches('\n').count() + 1 > 2
+                || (fresh_comments && matches!(item.value, Value::Object(_)))
+            {
                 break;
             }
             let line = key_line(item);
@@ -1127,10 +1230,19 @@ mod tests {
             .unwrap(),
             "path \"a\" {\n  capabilities = [\n    \"read\", # r\n    \"list\",\n  ] # l\n}\n"
         );
-        // A comment after a block's closing brace stands alone.
+        // A comment after a block's closing brace is its line comment, unless EOF follows on that line.
+        assert_eq!(
+            format_policy("path \"a\" { capabilities = [\"read\"] } # inline\n").unwrap(),
+            "path \"a\" {\n  capabilities = [\"read\"]\n} # inline\n"
+        );
         assert_eq!(
             format_policy("path \"a\" { capabilities = [\"read\"] } # inline").unwrap(),
             "path \"a\" {\n  capabilities = [\"read\"]\n}\n\n# inline\n\n"
+        );
+        assert_eq!(
+            format_policy("path \"a\" {\n  capabilities = [\"read\"], policy = \"read\" # c\n}\n")
+                .unwrap(),
+            "path \"a\" {\n  capabilities = [\"read\"]\n\n  policy = \"read\" # c\n}\n"
         );
     }
 
@@ -1171,6 +1283,29 @@ mod tests {
                 "not idempotent: {expected}"
             );
         }
+    }
+
+    #[test]
+    fn standalone_comments_keep_objects_out_of_runs() {
+        // `bao policy fmt` outputs for these inputs.
+        assert_eq!(
+            format_policy(
+                "path \"p\" {\n  # note\n\n  min_wrapping_ttl = 90\n  denied_parameters = {}\n}\n"
+            )
+            .unwrap(),
+            "path \"p\" {\n  # note\n\n  min_wrapping_ttl = 90\n\n  denied_parameters = {}\n}\n"
+        );
+        assert_eq!(
+            format_policy("path \"p\" {\n  policy = \"read\"\n\n  # note\n\n  min_wrapping_ttl = 90\n  denied_parameters = {\n  }\n}\n").unwrap(),
+            "path \"p\" {\n  policy = \"read\"\n\n  # note\n\n  min_wrapping_ttl = 90\n  denied_parameters = {}\n}\n"
+        );
+        assert_eq!(
+            format_policy(
+                "path \"p\" {\n  # note\n\n  min_wrapping_ttl = 90\n  policy = \"read\"\n}\n"
+            )
+            .unwrap(),
+            "path \"p\" {\n  # note\n\n  min_wrapping_ttl = 90\n  policy           = \"read\"\n}\n"
+        );
     }
 
     #[test]
@@ -1221,6 +1356,36 @@ mod tests {
             "{err}"
         );
         assert!(format_policy("path \"x\" { capabilities = [\"read\" }").is_err());
+        assert_eq!(
+            format_policy(
+                "path \"p\" {\n  max_wrapping_ttl = \"1s\"\n  min_wrapping_ttl = \"1h\"\n}\n"
+            )
+            .unwrap_err()
+            .to_string(),
+            "failed to parse policy: path \"p\": max_wrapping_ttl cannot be less than min_wrapping_ttl"
+        );
+        assert!(
+            format_policy(
+                "path \"p\" {\n  max_wrapping_ttl = 7200\n  min_wrapping_ttl = \"1h\"\n}\n"
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            format_policy("path \"p\" {\n  policy = \"deny\"\n  capabilities = [\"read\"]\n  policy = \"read\"\n}\n")
+                .unwrap_err()
+                .to_string(),
+            "Error printing result: The argument \"policy\" at 4:3 was already set. Each argument can only be defined once"
+        );
+        assert_eq!(
+            format_policy(
+                "path \"p\" {\n  allowed_parameters = {\n    \"x\" = []\n    \"x\" = []\n  }\n}\n"
+            )
+            .unwrap_err()
+            .to_string(),
+            "Error printing result: The argument \"\\\"x\\\"\" at 4:5 was already set. Each argument can only be defined once"
+        );
+        // Repeated blocks are fine.
+        assert!(format_policy("path \"x\" {}\npath \"x\" {}\n").is_ok());
         assert!(format_policy("path \"x\" {").is_err());
         assert!(format_policy("path \"x\" = \"y").is_err());
     }
