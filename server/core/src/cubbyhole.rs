@@ -40,7 +40,9 @@ impl LogicalBackend for Cubbyhole {
 
     async fn handle(&self, req: Request<'_>) -> Result<Response, EngineError> {
         let caller = req.caller.ok_or(EngineError::PermissionDenied)?;
-        if caller.token_key.is_empty() {
+        // Batch tokens (no accessor) are never stored, so nothing would ever destroy their cubbyhole: OpenBao
+        // refuses them too.
+        if caller.token_key.is_empty() || caller.accessor.is_empty() {
             return Err(EngineError::invalid(
                 "cubbyhole is not available to this token",
             ));

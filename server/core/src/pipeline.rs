@@ -104,7 +104,7 @@ async fn authorized(
                 req.operation,
                 path,
                 &req.data,
-                policy::is_sudo_path(path),
+                policy::is_sudo_path(path.trim_end_matches('/')),
                 req.wrap_ttl,
             )?;
         }

@@ -21,13 +21,22 @@ struct Stored {
     text: String,
 }
 
+/// Compiled ACLs by sorted policy set, and the generation of the policies they were compiled from.
+#[derive(Default)]
+struct AclCache {
+    map: HashMap<Vec<String>, Arc<Acl>>,
+    generation: u64,
+}
+
 /// Parsed policies and compiled ACLs.
 pub(crate) struct PolicyStore {
     storage: Arc<dyn Storage>,
     /// Parsed policies by name (root is implicit).
     policies: ArcSwap<HashMap<String, Arc<(Policy, String)>>>,
     /// Compiled ACLs by sorted policy set. A std mutex: held only for a map lookup or insert.
-    acls: Mutex<HashMap<Vec<String>, Arc<Acl>>>,
+    acls: Mutex<AclCache>,
+    /// Serializes policy writes (read-modify-store of the parsed map).
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl PolicyStore {
@@ -71,7 +80,8 @@ impl PolicyStore {
         let store = Self {
             storage,
             policies: ArcSwap::from_pointee(map),
-            acls: Mutex::new(HashMap::new()),
+            acls: Mutex::new(AclCache::default()),
+            writes: tokio::sync::Mutex::new(()),
         };
         if store.get(policy::DEFAULT_POLICY_NAME).is_none() {
             store
@@ -108,6 +118,7 @@ impl PolicyStore {
 
     /// Parses, stores and activates a policy.
     pub(crate) async fn put(&self, name: &str, text: &str) -> Result<(), CoreError> {
+        let _write = self.writes.lock().await;
         let name = policy::normalize_name(name);
         policy::validate_name(&name).map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
         if name == policy::ROOT_POLICY_NAME || name == policy::RESPONSE_WRAPPING_POLICY_NAME {
@@ -135,6 +146,7 @@ impl PolicyStore {
 
     /// Deletes a policy (root and default cannot be deleted).
     pub(crate) async fn delete(&self, name: &str) -> Result<(), CoreError> {
+        let _write = self.writes.lock().await;
         let name = policy::normalize_name(name);
         // OpenBao's exact wording for each.
         if name == policy::ROOT_POLICY_NAME || name == policy::RESPONSE_WRAPPING_POLICY_NAME {
@@ -162,11 +174,17 @@ impl PolicyStore {
         let mut key: Vec<String> = names.to_vec();
         key.sort();
         key.dedup();
-        if let Ok(cache) = self.acls.lock()
-            && let Some(acl) = cache.get(&key)
-        {
-            return acl.clone();
-        }
+        // The generation is read before the policies: an ACL compiled from a map that a concurrent write has
+        // since replaced is returned but not cached.
+        let generation = match self.acls.lock() {
+            Ok(cache) => {
+                if let Some(acl) = cache.map.get(&key) {
+                    return acl.clone();
+                }
+                cache.generation
+            }
+            Err(_) => u64::MAX,
+        };
         let map = self.policies.load();
         let root = Policy::root();
         let mut selected: Vec<&Policy> = Vec::new();
@@ -178,19 +196,22 @@ impl PolicyStore {
             }
         }
         let acl = Arc::new(Acl::new(selected));
-        if let Ok(mut cache) = self.acls.lock() {
+        if let Ok(mut cache) = self.acls.lock()
+            && cache.generation == generation
+        {
             // Bounded: a pathological number of distinct policy sets only costs recompiles.
-            if cache.len() > 10_000 {
-                cache.clear();
+            if cache.map.len() > 10_000 {
+                cache.map.clear();
             }
-            cache.insert(key, acl.clone());
+            cache.map.insert(key, acl.clone());
         }
         acl
     }
 
     fn invalidate(&self) {
         if let Ok(mut cache) = self.acls.lock() {
-            cache.clear();
+            cache.map.clear();
+            cache.generation = cache.generation.wrapping_add(1);
         }
     }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 pub use engine_sdk::Operation;
 
 /// A request to a logical path (everything under `/v1/` that is not a pre-unseal endpoint).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Request {
     /// Unique id, echoed in the response and the audit log.
     pub id: String,
@@ -39,7 +39,7 @@ impl std::fmt::Debug for Token {
 }
 
 /// A handler's answer. Empty data and no warnings become a 204.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Response {
     /// The data map, if any.
     pub data: Option<Map<String, Value>>,
@@ -137,5 +137,32 @@ impl Response {
             },
             ..Envelope::default()
         }
+    }
+}
+
+// Bodies hold secrets (values, passwords, tokens): Debug shows only their shape.
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("data_keys", &self.data.keys().collect::<Vec<_>>())
+            .field("wrap_ttl", &self.wrap_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field(
+                "data_keys",
+                &self.data.as_ref().map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .field("warnings", &self.warnings)
+            .field("has_auth", &self.auth.is_some())
+            .field("status", &self.status)
+            .finish_non_exhaustive()
     }
 }

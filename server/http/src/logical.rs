@@ -88,7 +88,7 @@ async fn handle_inner(
     let req = Request {
         id: request_id.clone(),
         operation,
-        path: request_path(&path, operation),
+        path: request_path(&path, operation)?,
         data,
         token: client_token(&headers).map(Token),
         remote_addr,
@@ -103,13 +103,24 @@ async fn handle_inner(
 }
 
 /// The logical path: no leading slash, and a trailing one for lists, as OpenBao routes them.
-fn request_path(path: &str, op: Operation) -> String {
-    let path = path.trim_start_matches('/');
-    if op == Operation::List && !path.ends_with('/') {
-        format!("{path}/")
-    } else {
-        path.to_owned()
+fn request_path(path: &str, op: Operation) -> Result<String, ApiError> {
+    // One spelling per path: the ACL must see exactly what the handler acts on, so `//` collapses (as Go's
+    // mux cleans it in OpenBao) and `.`/`..` segments are refused rather than resolved.
+    let trailing = path.ends_with('/');
+    let mut segments = Vec::new();
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        if seg == "." || seg == ".." {
+            return Err(ApiError::BadParameter(format!(
+                "invalid path segment {seg:?}"
+            )));
+        }
+        segments.push(seg);
     }
+    let mut out = segments.join("/");
+    if (trailing || op == Operation::List) && !out.is_empty() {
+        out.push('/');
+    }
+    Ok(out)
 }
 
 /// Anything outside `/v1/`.
@@ -168,7 +179,17 @@ pub(crate) async fn read_json<T: DeserializeOwned + Default>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadJson(e.to_string()))
+    // Only the kind and position of the error: serde's message can echo the offending value (a key share,
+    // a password) back to the client and into logs.
+    serde_json::from_slice(&bytes).map_err(|e| {
+        let kind = match e.classify() {
+            serde_json::error::Category::Io => "I/O error",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected value or type",
+            serde_json::error::Category::Eof => "unexpected end of input",
+        };
+        ApiError::BadJson(format!("{kind} at line {} column {}", e.line(), e.column()))
+    })
 }
 
 #[cfg(test)]
@@ -203,6 +224,24 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn paths_have_one_spelling() {
+        assert_eq!(
+            request_path("/sys//seal", Operation::Update).unwrap(),
+            "sys/seal"
+        );
+        assert_eq!(
+            request_path("sys/seal/", Operation::Update).unwrap(),
+            "sys/seal/"
+        );
+        assert_eq!(
+            request_path("secret/metadata", Operation::List).unwrap(),
+            "secret/metadata/"
+        );
+        assert!(request_path("secret/../sys/seal", Operation::Update).is_err());
+        assert!(request_path("secret/./x", Operation::Read).is_err());
     }
 
     #[test]

@@ -517,3 +517,32 @@ async fn policy_names_and_builtin_policies() {
     let (status, body) = root.delete("sys/policies/acl/nope").await;
     assert_eq!(status, 204, "deleting a missing policy: {body}");
 }
+
+/// Regression: `sys/rotate/` (trailing slash) or `sys//rotate` must not dodge the sudo requirement of
+/// `sys/rotate`, and `..` must not reach a path the ACL did not see.
+#[tokio::test(flavor = "multi_thread")]
+async fn sudo_paths_cannot_be_dodged_by_path_spelling() {
+    let server = server().await;
+    let root = server.api();
+    put_policy(
+        &root,
+        "sysupdate",
+        r#"path "sys/*" { capabilities = ["update", "read"] }"#,
+    )
+    .await;
+    let t = create_token(&root, json!({ "policies": ["sysupdate"] })).await;
+    let user = root.with_token(Some(&t.token));
+    for path in ["sys/rotate", "sys/rotate/", "sys//rotate"] {
+        let (status, body) = user.put(path, json!({})).await;
+        // OpenBao refuses writes to a trailing-slash path with 400; either way the rotation must not happen.
+        assert!(
+            status == 403 || status == 400,
+            "{path} needs sudo: {status} {body}"
+        );
+    }
+    let (status, body) = user.put("secret/../sys/rotate", json!({})).await;
+    assert!(
+        status == 400 || status == 403 || status == 404,
+        "dot segments refused: {status} {body}"
+    );
+}
