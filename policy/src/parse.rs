@@ -1320,7 +1320,14 @@ mod tests {
         .unwrap();
         // cubbyhole/response, sys/wrapping/unwrap and auth/token/revoke-self, as OpenBao's.
         let paths: Vec<&str> = w.paths().iter().map(|r| r.path.as_str()).collect();
-        assert_eq!(paths, ["cubbyhole/response", "sys/wrapping/unwrap", "auth/token/revoke-self"]);
+        assert_eq!(
+            paths,
+            [
+                "cubbyhole/response",
+                "sys/wrapping/unwrap",
+                "auth/token/revoke-self"
+            ]
+        );
         assert!(Policy::root().is_root());
     }
 }
