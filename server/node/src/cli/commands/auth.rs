@@ -1,14 +1,12 @@
 //! `auth enable | disable | list | tune`.
 
 use clap::Subcommand;
-use reqwest::Method;
 
 use super::Ctx;
 use super::mounts::{
-    ConfigFlags, EnableFlags, MountKind, enable_body, ensure_trailing_slash, list, post, tune_body,
+    self, ConfigFlags, EnableFlags, MountKind, enable_body, ensure_trailing_slash, list, post,
 };
 use super::policy::expect_args;
-use super::sanitize_path;
 
 /// `coffer auth ...` subcommands.
 #[derive(Debug, Clone, Subcommand)]
@@ -62,7 +60,7 @@ pub(crate) async fn run(ctx: &mut Ctx<'_, '_>, cmd: AuthCmd) -> i32 {
             token_type,
             args,
         } => enable(ctx, &flags, token_type.as_deref(), &args).await,
-        AuthCmd::Disable { args } => disable(ctx, &args).await,
+        AuthCmd::Disable { args } => mounts::disable(ctx, MountKind::Auth, &args).await,
         AuthCmd::List { detailed, args } => list(ctx, MountKind::Auth, detailed, &args).await,
         AuthCmd::Tune {
             config,
@@ -70,8 +68,9 @@ pub(crate) async fn run(ctx: &mut Ctx<'_, '_>, cmd: AuthCmd) -> i32 {
             token_type,
             args,
         } => {
-            tune(
+            mounts::tune(
                 ctx,
+                MountKind::Auth,
                 &config,
                 description.as_deref(),
                 token_type.as_deref(),
@@ -120,52 +119,5 @@ async fn enable(
         format!("{auth_type} auth method")
     };
     ctx.io.out(&format!("Success! Enabled {thing} at: {path}"));
-    0
-}
-
-async fn disable(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
-    if let Err(message) = expect_args(args, 1) {
-        return ctx.usage(&message);
-    }
-    let path = ensure_trailing_slash(&sanitize_path(args.first().map_or("", String::as_str)));
-    let client = match ctx.api() {
-        Ok(client) => client,
-        Err(code) => return code,
-    };
-    if let Err(err) = client
-        .call(Method::DELETE, &format!("sys/auth/{path}"), &[], None)
-        .await
-    {
-        return ctx.fail(&format!("Error disabling auth method at {path}"), &err);
-    }
-    ctx.io.out(&format!(
-        "Success! Disabled the auth method (if it existed) at: {path}"
-    ));
-    0
-}
-
-async fn tune(
-    ctx: &mut Ctx<'_, '_>,
-    config: &ConfigFlags,
-    description: Option<&str>,
-    token_type: Option<&str>,
-    args: &[String],
-) -> i32 {
-    if let Err(message) = expect_args(args, 1) {
-        return ctx.usage(&message);
-    }
-    let client = match ctx.api() {
-        Ok(client) => client,
-        Err(code) => return code,
-    };
-    let path = ensure_trailing_slash(&sanitize_path(args.first().map_or("", String::as_str)));
-    let body = tune_body(config, description, token_type);
-    if let Err(message) = post(&client, &format!("sys/mounts/auth/{path}/tune"), &body).await {
-        ctx.io
-            .err(&format!("Error tuning auth method {path}: {message}"));
-        return 2;
-    }
-    ctx.io
-        .out(&format!("Success! Tuned the auth method at: {path}"));
     0
 }

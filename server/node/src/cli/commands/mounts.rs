@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::Ctx;
+use super::policy::expect_args;
+use super::sanitize_path;
 use super::token::{pairs_object, parse_key_value};
 use crate::cli::args::GoDuration;
 use crate::cli::client::ApiClient;
@@ -296,6 +298,83 @@ pub(crate) enum MountKind {
     Secrets,
     /// `auth list`.
     Auth,
+}
+
+impl MountKind {
+    /// The API prefix of the mount table (`sys/mounts/` or `sys/auth/`).
+    fn api(self) -> &'static str {
+        match self {
+            MountKind::Secrets => "sys/mounts/",
+            MountKind::Auth => "sys/auth/",
+        }
+    }
+
+    /// The tune endpoint prefix (auth methods are tuned through `sys/mounts/auth/`, as the vault CLI does).
+    fn tune_api(self) -> &'static str {
+        match self {
+            MountKind::Secrets => "sys/mounts/",
+            MountKind::Auth => "sys/mounts/auth/",
+        }
+    }
+
+    /// What the CLI calls the mounted thing.
+    fn noun(self) -> &'static str {
+        match self {
+            MountKind::Secrets => "secrets engine",
+            MountKind::Auth => "auth method",
+        }
+    }
+}
+
+/// `secrets disable PATH` / `auth disable PATH`.
+pub(crate) async fn disable(ctx: &mut Ctx<'_, '_>, kind: MountKind, args: &[String]) -> i32 {
+    if let Err(message) = expect_args(args, 1) {
+        return ctx.usage(&message);
+    }
+    let path = ensure_trailing_slash(&sanitize_path(args.first().map_or("", String::as_str)));
+    let client = match ctx.api() {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
+    let noun = kind.noun();
+    if let Err(err) = client
+        .call(Method::DELETE, &format!("{}{path}", kind.api()), &[], None)
+        .await
+    {
+        return ctx.fail(&format!("Error disabling {noun} at {path}"), &err);
+    }
+    ctx.io.out(&format!(
+        "Success! Disabled the {noun} (if it existed) at: {path}"
+    ));
+    0
+}
+
+/// `secrets tune PATH` / `auth tune PATH`.
+pub(crate) async fn tune(
+    ctx: &mut Ctx<'_, '_>,
+    kind: MountKind,
+    config: &ConfigFlags,
+    description: Option<&str>,
+    token_type: Option<&str>,
+    args: &[String],
+) -> i32 {
+    if let Err(message) = expect_args(args, 1) {
+        return ctx.usage(&message);
+    }
+    let client = match ctx.api() {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
+    let path = ensure_trailing_slash(&sanitize_path(args.first().map_or("", String::as_str)));
+    let body = tune_body(config, description, token_type);
+    let noun = kind.noun();
+    if let Err(message) = post(&client, &format!("{}{path}/tune", kind.tune_api()), &body).await {
+        ctx.io
+            .err(&format!("Error tuning {noun} {path}: {message}"));
+        return 2;
+    }
+    ctx.io.out(&format!("Success! Tuned the {noun} at: {path}"));
+    0
 }
 
 /// Go's `%v` of a `map[string]string`.

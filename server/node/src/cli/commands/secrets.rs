@@ -9,10 +9,9 @@ use serde_json::{Value, json};
 
 use super::Ctx;
 use super::mounts::{
-    ConfigFlags, EnableFlags, MountKind, enable_body, ensure_trailing_slash, list, post, tune_body,
+    self, ConfigFlags, EnableFlags, MountKind, enable_body, ensure_trailing_slash, list, post,
 };
 use super::policy::expect_args;
-use super::sanitize_path;
 
 /// How long `secrets move` waits between migration status checks (vault's interval).
 const MOVE_POLL_INTERVAL: Duration = Duration::from_secs(10);
@@ -72,13 +71,23 @@ pub(crate) async fn run(ctx: &mut Ctx<'_, '_>, cmd: SecretsCmd) -> i32 {
             force_no_cache,
             args,
         } => enable(ctx, &flags, force_no_cache, &args).await,
-        SecretsCmd::Disable { args } => disable(ctx, &args).await,
+        SecretsCmd::Disable { args } => mounts::disable(ctx, MountKind::Secrets, &args).await,
         SecretsCmd::List { detailed, args } => list(ctx, MountKind::Secrets, detailed, &args).await,
         SecretsCmd::Tune {
             config,
             description,
             args,
-        } => tune(ctx, &config, description.as_deref(), &args).await,
+        } => {
+            mounts::tune(
+                ctx,
+                MountKind::Secrets,
+                &config,
+                description.as_deref(),
+                None,
+                &args,
+            )
+            .await
+        }
         SecretsCmd::Move { args } => move_mount(ctx, &args).await,
     }
 }
@@ -121,52 +130,6 @@ async fn enable(
     };
     ctx.io
         .out(&format!("Success! Enabled the {thing} at: {path}"));
-    0
-}
-
-async fn disable(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
-    if let Err(message) = expect_args(args, 1) {
-        return ctx.usage(&message);
-    }
-    let client = match ctx.api() {
-        Ok(client) => client,
-        Err(code) => return code,
-    };
-    let path = ensure_trailing_slash(&sanitize_path(args.first().map_or("", String::as_str)));
-    if let Err(err) = client
-        .call(Method::DELETE, &format!("sys/mounts/{path}"), &[], None)
-        .await
-    {
-        return ctx.fail(&format!("Error disabling secrets engine at {path}"), &err);
-    }
-    ctx.io.out(&format!(
-        "Success! Disabled the secrets engine (if it existed) at: {path}"
-    ));
-    0
-}
-
-async fn tune(
-    ctx: &mut Ctx<'_, '_>,
-    config: &ConfigFlags,
-    description: Option<&str>,
-    args: &[String],
-) -> i32 {
-    if let Err(message) = expect_args(args, 1) {
-        return ctx.usage(&message);
-    }
-    let client = match ctx.api() {
-        Ok(client) => client,
-        Err(code) => return code,
-    };
-    let path = ensure_trailing_slash(&sanitize_path(args.first().map_or("", String::as_str)));
-    let body = tune_body(config, description, None);
-    if let Err(message) = post(&client, &format!("sys/mounts/{path}/tune"), &body).await {
-        ctx.io
-            .err(&format!("Error tuning secrets engine {path}: {message}"));
-        return 2;
-    }
-    ctx.io
-        .out(&format!("Success! Tuned the secrets engine at: {path}"));
     0
 }
 
