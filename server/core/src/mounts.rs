@@ -27,6 +27,8 @@ pub(crate) struct Mounts {
     router: ArcSwap<Router>,
     /// Serializes changes; requests never take it.
     tables: tokio::sync::Mutex<(MountTable, MountTable)>,
+    /// The tables as last published with the router.
+    published: ArcSwap<(MountTable, MountTable)>,
     /// Finished moves by migration id (source, target), for `sys/remount/status`; bounded.
     migrations: std::sync::Mutex<Vec<(String, String, String)>>,
 }
@@ -92,13 +94,13 @@ impl Mounts {
             builtins,
             system_ttls,
             router: ArcSwap::from_pointee(Router::default()),
+            published: ArcSwap::from_pointee((secrets.clone(), auth.clone())),
             tables: tokio::sync::Mutex::new((secrets, auth)),
             migrations: std::sync::Mutex::new(Vec::new()),
         };
         {
             let tables = mounts.tables.lock().await;
-            let router = mounts.build_router(&tables.0, &tables.1).await;
-            mounts.router.store(Arc::new(router));
+            mounts.publish(&tables).await;
         }
         Ok(mounts)
     }
@@ -113,13 +115,20 @@ impl Mounts {
         self.system_ttls
     }
 
-    /// A copy of a table's entries.
+    /// A table's entries, from the published snapshot (never waits for a mount change in progress).
     pub(crate) async fn entries(&self, table: Table) -> Vec<MountEntry> {
-        let t = self.tables.lock().await;
+        let t = self.published.load();
         match table {
             Table::Secrets => t.0.entries.clone(),
             Table::Auth => t.1.entries.clone(),
         }
+    }
+
+    /// Rebuilds the routes from `tables` and publishes both, for requests to read without locking.
+    async fn publish(&self, tables: &(MountTable, MountTable)) {
+        let router = self.build_router(&tables.0, &tables.1).await;
+        self.router.store(Arc::new(router));
+        self.published.store(Arc::new(tables.clone()));
     }
 
     /// Mounts a new backend at `path` (already normalized).
@@ -173,8 +182,7 @@ impl Mounts {
         t.entries.push(entry);
         t.store(self.storage.as_ref(), table).await?;
         drop(route);
-        let router = self.build_router(&tables.0, &tables.1).await;
-        self.router.store(Arc::new(router));
+        self.publish(&tables).await;
         tracing::info!(path = %table.route_prefix(path), "mounted");
         Ok(())
     }
@@ -200,8 +208,7 @@ impl Mounts {
         let entry = t.entries.remove(pos);
         t.store(self.storage.as_ref(), table).await?;
         let old = self.router();
-        let router = self.build_router(&tables.0, &tables.1).await;
-        self.router.store(Arc::new(router));
+        self.publish(&tables).await;
         drop(tables);
         if let Some(r) = old.routes().iter().find(|r| r.entry.uuid == entry.uuid) {
             r.backend.cleanup().await;
@@ -240,8 +247,7 @@ impl Mounts {
             pick(&mut tables, table)
                 .store(self.storage.as_ref(), table)
                 .await?;
-            let router = self.build_router(&tables.0, &tables.1).await;
-            self.router.store(Arc::new(router));
+            self.publish(&tables).await;
         }
         Ok(())
     }
@@ -303,8 +309,7 @@ impl Mounts {
             e.path = to.to_owned();
         }
         t.store(self.storage.as_ref(), table).await?;
-        let router = self.build_router(&tables.0, &tables.1).await;
-        self.router.store(Arc::new(router));
+        self.publish(&tables).await;
         Ok(())
     }
 

@@ -95,8 +95,16 @@ async fn handle_inner(
         wrap_ttl,
     };
     tracing::debug!(path = %req.path, op = ?req.operation, "request");
-    let resp = match tokio::time::timeout(s.limits.max_request_duration, s.core.handle(req)).await {
-        Ok(r) => r?,
+    // The core runs in its own task: a client that disconnects, or the request timeout, stops the waiting,
+    // never a multi-step change half way (an unmount and its data deletion, a token's last use and revocation).
+    let core = s.core.clone();
+    let work = tokio::spawn(async move { core.handle(req).await }.in_current_span());
+    let resp = match tokio::time::timeout(s.limits.max_request_duration, work).await {
+        Ok(Ok(r)) => r?,
+        Ok(Err(join)) => {
+            tracing::error!(error = %join, "request task failed");
+            return Err(server_core::CoreError::Internal("request task failed".into()).into());
+        }
         Err(_) => return Err(ApiError::Timeout),
     };
     Ok(envelope::respond(request_id, resp))
