@@ -100,7 +100,7 @@ impl Mounts {
         };
         {
             let tables = mounts.tables.lock().await;
-            mounts.publish(&tables).await;
+            mounts.publish(&tables, None).await;
         }
         Ok(mounts)
     }
@@ -124,9 +124,12 @@ impl Mounts {
         }
     }
 
-    /// Rebuilds the routes from `tables` and publishes both, for requests to read without locking.
-    async fn publish(&self, tables: &(MountTable, MountTable)) {
-        let router = self.build_router(&tables.0, &tables.1).await;
+    /// Rebuilds the routes from `tables` (reusing `built`, a route the caller already built and checked)
+    /// and publishes both, for requests to read without locking.
+    async fn publish(&self, tables: &(MountTable, MountTable), built: Option<Route>) {
+        let router = self
+            .build_router(&tables.0, &tables.1, built.map(Arc::new))
+            .await;
         self.router.store(Arc::new(router));
         self.published.store(Arc::new(tables.clone()));
     }
@@ -181,8 +184,8 @@ impl Mounts {
         let route = self.build_route(table, &entry).await?;
         t.entries.push(entry);
         t.store(self.storage.as_ref(), table).await?;
-        drop(route);
-        self.publish(&tables).await;
+
+        self.publish(&tables, Some(route)).await;
         tracing::info!(path = %table.route_prefix(path), "mounted");
         Ok(())
     }
@@ -208,7 +211,7 @@ impl Mounts {
         let entry = t.entries.remove(pos);
         t.store(self.storage.as_ref(), table).await?;
         let old = self.router();
-        self.publish(&tables).await;
+        self.publish(&tables, None).await;
         drop(tables);
         if let Some(r) = old.routes().iter().find(|r| r.entry.uuid == entry.uuid) {
             r.backend.cleanup().await;
@@ -234,20 +237,23 @@ impl Mounts {
         change(entry)?;
         if *entry != before {
             let candidate = entry.clone();
-            if let Err(e) = self.build_route(table, &candidate).await {
-                if let Some(entry) = pick(&mut tables, table)
-                    .entries
-                    .iter_mut()
-                    .find(|e| e.path == path)
-                {
-                    *entry = before;
+            let built = match self.build_route(table, &candidate).await {
+                Ok(route) => route,
+                Err(e) => {
+                    if let Some(entry) = pick(&mut tables, table)
+                        .entries
+                        .iter_mut()
+                        .find(|e| e.path == path)
+                    {
+                        *entry = before;
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
+            };
             pick(&mut tables, table)
                 .store(self.storage.as_ref(), table)
                 .await?;
-            self.publish(&tables).await;
+            self.publish(&tables, Some(built)).await;
         }
         Ok(())
     }
@@ -309,7 +315,7 @@ impl Mounts {
             e.path = to.to_owned();
         }
         t.store(self.storage.as_ref(), table).await?;
-        self.publish(&tables).await;
+        self.publish(&tables, None).await;
         Ok(())
     }
 
@@ -362,20 +368,22 @@ impl Mounts {
         })
     }
 
-    async fn build_router(&self, secrets: &MountTable, auth: &MountTable) -> Router {
+    async fn build_router(
+        &self,
+        secrets: &MountTable,
+        auth: &MountTable,
+        built: Option<Arc<Route>>,
+    ) -> Router {
         let mut routes = Vec::new();
         let current = self.router();
+        let reusable: Vec<Arc<Route>> = current.routes().iter().cloned().chain(built).collect();
         for (table, t) in [(Table::Secrets, secrets), (Table::Auth, auth)] {
             for e in &t.entries {
                 if e.kind == "system" {
                     continue;
                 }
                 // Unchanged mounts keep their backend (and its pools and caches).
-                if let Some(r) = current
-                    .routes()
-                    .iter()
-                    .find(|r| r.entry == *e && r.table == table)
-                {
+                if let Some(r) = reusable.iter().find(|r| r.entry == *e && r.table == table) {
                     routes.push(r.clone());
                     continue;
                 }

@@ -1,8 +1,7 @@
 //! `sys/rotate`, `sys/rotate/keyring`, `sys/key-status`, `sys/rotate/keyring/config`.
 
-use std::time::Duration;
-
-use serde_json::{Map, Value, json};
+use engine_sdk::field;
+use serde_json::{Map, json};
 
 use crate::{Core, CoreError, Operation, Request, Response};
 
@@ -39,24 +38,14 @@ pub(super) async fn config(core: &Core, req: &Request) -> Result<Response, CoreE
         }
         Operation::Update | Operation::Create => {
             let mut c = barrier.rotation_config().await?;
-            if let Some(v) = req.data.get("max_operations") {
-                c.max_operations = as_u64(v).ok_or_else(|| {
-                    CoreError::InvalidRequest("max_operations must be an integer".into())
-                })?;
+            if let Some(n) = field::uint(&req.data, "max_operations")? {
+                c.max_operations = n;
             }
-            if let Some(v) = req.data.get("interval") {
-                let d = match v {
-                    Value::String(s) => api_spec::duration::parse(s)
-                        .map_err(|e| CoreError::InvalidRequest(format!("interval: {e}")))?,
-                    other => Duration::from_secs(as_u64(other).ok_or_else(|| {
-                        CoreError::InvalidRequest("interval must be a duration".into())
-                    })?),
-                };
+            if let Some(d) = field::duration(&req.data, "interval")? {
                 c.interval = d;
             }
-            if let Some(v) = req.data.get("enabled") {
-                c.enabled = as_bool(v)
-                    .ok_or_else(|| CoreError::InvalidRequest("enabled must be a boolean".into()))?;
+            if let Some(b) = field::boolean(&req.data, "enabled")? {
+                c.enabled = b;
             }
             c.validate()
                 .map_err(|e| CoreError::InvalidRequest(e.to_string()))?;
@@ -67,28 +56,7 @@ pub(super) async fn config(core: &Core, req: &Request) -> Result<Response, CoreE
     }
 }
 
-/// JSON numbers or numeric strings, as Vault's field decoding accepts both.
-fn as_u64(v: &Value) -> Option<u64> {
-    match v {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn as_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.trim() {
-            "true" | "1" | "t" | "T" | "TRUE" | "True" => Some(true),
-            "false" | "0" | "f" | "F" | "FALSE" | "False" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+fn rfc3339(t: std::time::SystemTime) -> String {
     let dt = time::OffsetDateTime::from(t);
     dt.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
