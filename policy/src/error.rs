@@ -155,6 +155,97 @@ pub enum PolicyError {
     /// A policy name that cannot be used.
     #[error("invalid policy name: {0}")]
     InvalidName(&'static str),
+    /// A password policy text that is neither valid HCL nor valid JSON.
+    #[error("invalid password policy: {message} (line {line}, column {column})")]
+    PasswordPolicySyntax {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A password policy value of the wrong shape (a string `length`, an unknown key in a rule, ...).
+    #[error("invalid password policy: {reason}{}", OnLine(*line))]
+    InvalidPasswordPolicy {
+        /// What is wrong.
+        reason: String,
+        /// Line, when known.
+        line: Option<usize>,
+    },
+    /// `length` missing or outside the accepted range.
+    #[error(
+        "invalid password policy: length must be between {min} and {max} characters, got {length}"
+    )]
+    PasswordLength {
+        /// The length as written (0 when missing).
+        length: i64,
+        /// Smallest accepted length.
+        min: usize,
+        /// Largest accepted length.
+        max: usize,
+    },
+    /// A `rule` block whose type is not `charset`.
+    #[error("invalid password policy: unrecognized rule type {rule_type:?}{}", OnLine(*line))]
+    UnknownPasswordRule {
+        /// The rule type as written.
+        rule_type: String,
+        /// Line, when known.
+        line: Option<usize>,
+    },
+    /// No `charset` rule, so there is nothing to draw characters from.
+    #[error("invalid password policy: no charset specified: at least one charset rule is required")]
+    NoCharsetRule,
+    /// A `charset` rule with a missing or empty `charset`.
+    #[error("invalid password policy: rule {rule}: charset must not be empty{}", OnLine(*line))]
+    EmptyCharset {
+        /// 1-based position of the rule.
+        rule: usize,
+        /// Line, when known.
+        line: Option<usize>,
+    },
+    /// A `charset` holding a character that is not printable (control, format, separator, private use).
+    #[error("invalid password policy: rule {rule}: non-printable character U+{code:04X} in charset{}", OnLine(*line))]
+    NonPrintableCharset {
+        /// 1-based position of the rule.
+        rule: usize,
+        /// The offending code point.
+        code: u32,
+        /// Line, when known.
+        line: Option<usize>,
+    },
+    /// The rules' `min-chars` add up to more than `length`.
+    #[error(
+        "invalid password policy: specified rules require at least {required} characters but {length} is specified"
+    )]
+    MinCharsExceedLength {
+        /// Sum of every rule's `min-chars`.
+        required: usize,
+        /// The policy's length.
+        length: usize,
+    },
+    /// The de-duplicated union of all charsets is longer than allowed.
+    #[error(
+        "invalid password policy: combined charset has {len} distinct characters, at most {max} are allowed"
+    )]
+    CharsetTooLong {
+        /// Distinct characters across all rules.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// No random candidate satisfied every rule within the attempt budget: the policy is too restrictive
+    /// to be practical. A server-side failure (500), not a malformed request.
+    #[error(
+        "failed to generate password: no candidate satisfied the policy after {attempts} attempts"
+    )]
+    PasswordGenerationExhausted {
+        /// Candidates tried.
+        attempts: u64,
+    },
+    /// The system random number generator failed. A server-side failure (500).
+    #[error("failed to generate password: the system random number generator failed")]
+    RandomUnavailable,
 }
 
 impl PolicyError {
@@ -173,8 +264,28 @@ impl PolicyError {
             | PolicyError::WrappingTtlOrder { line, .. }
             | PolicyError::InvalidWildcard { line, .. }
             | PolicyError::UnbalancedTemplate { line, .. }
-            | PolicyError::Unsupported { line, .. } => *line,
-            PolicyError::InvalidName(_) => None,
+            | PolicyError::Unsupported { line, .. }
+            | PolicyError::InvalidPasswordPolicy { line, .. }
+            | PolicyError::UnknownPasswordRule { line, .. }
+            | PolicyError::EmptyCharset { line, .. }
+            | PolicyError::NonPrintableCharset { line, .. } => *line,
+            PolicyError::PasswordPolicySyntax { line, .. } => Some(*line),
+            PolicyError::InvalidName(_)
+            | PolicyError::PasswordLength { .. }
+            | PolicyError::NoCharsetRule
+            | PolicyError::MinCharsExceedLength { .. }
+            | PolicyError::CharsetTooLong { .. }
+            | PolicyError::PasswordGenerationExhausted { .. }
+            | PolicyError::RandomUnavailable => None,
         }
+    }
+
+    /// Whether the error is the caller's fault (HTTP 400): true for every parse and validation error,
+    /// false for the password-generation failures, which are server-side (500).
+    pub fn is_client_error(&self) -> bool {
+        !matches!(
+            self,
+            PolicyError::PasswordGenerationExhausted { .. } | PolicyError::RandomUnavailable
+        )
     }
 }

@@ -4,6 +4,9 @@
 //! [`Acl`] (exact-path hash map, prefix trie for globs, a list of `+` patterns), which then answers
 //! [`Acl::decide`] per request without parsing or allocating. Pure and synchronous: no I/O, no async.
 //!
+//! [`password`] holds the unrelated OpenBao *password* policies: a length and charset rules, and a
+//! generator for passwords that satisfy them.
+//!
 //! ```
 //! use policy::{Acl, Operation, Policy};
 //!
@@ -23,6 +26,7 @@ mod capability;
 mod error;
 mod params;
 mod parse;
+pub mod password;
 mod template;
 mod time;
 
@@ -34,4 +38,5 @@ pub use parse::{
     DEFAULT_POLICY_NAME, PathRule, Policy, RESPONSE_WRAPPING_POLICY_NAME, ROOT_POLICY_NAME,
     normalize_name, validate_name,
 };
+pub use password::{CharsetRule, PasswordPolicy};
 pub use template::{Entity, EntityAlias, Group, Identity};

@@ -1,5 +1,6 @@
 //! Testkit for Coffer's end-to-end suites: throwaway `coffer` servers ([`TestServer`]), a raw HTTP client
-//! ([`Api`]), a polling helper ([`wait_until`]), and drivers for the real OpenBao CLI ([`Bao`]) and hvac
+//! ([`Api`]), a polling helper ([`wait_until`]), throwaway PostgreSQL and MariaDB servers ([`PgServer`],
+//! [`MariaServer`]), and drivers for the real OpenBao CLI ([`Bao`]) and hvac
 //! ([`Hvac`]).
 //!
 //! Fixtures fail the calling test loudly (panic with the server log) instead of returning errors the test would
@@ -12,6 +13,7 @@
 
 pub mod bao;
 pub mod bin;
+pub mod db;
 pub mod http;
 pub mod hvac;
 pub mod net;
@@ -20,11 +22,12 @@ pub mod wait;
 
 pub use bao::{Bao, Cli, CmdOutput};
 pub use bin::{coffer_bin, target_dir, workspace_dir};
+pub use db::{MariaServer, PgServer};
 pub use http::{Api, Resp};
 pub use hvac::Hvac;
 pub use net::{free_port, free_port_pair};
 pub use server::{ExitOutput, InitResult, ServerBuilder, Target, TestServer, TlsFiles};
-pub use wait::{wait_until, wait_until_true};
+pub use wait::{poll_blocking, wait_until, wait_until_true};
 
 /// How long a fixture waits for a server to come up, answer or exit before failing the test.
 pub const FIXTURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -37,3 +37,21 @@ where
     })
     .await;
 }
+
+/// The blocking twin of [`wait_until`], for synchronous fixtures (throwaway databases) that must also work
+/// inside a tokio test: polls `probe` with the same backoff and returns `None` when `timeout` passes first, so
+/// the caller can fail with its own context (a server log).
+pub fn poll_blocking<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}

@@ -174,6 +174,7 @@ impl Harness {
             mount: &self.mount,
             caller,
             remote_addr: None,
+            system: &engine_sdk::testing::NoSystem,
         };
         let spec = self.backend.paths()[route.index];
         let op = if op == Operation::Update && spec.existence_check {

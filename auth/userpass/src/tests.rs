@@ -93,6 +93,7 @@ impl Harness {
             mount: &self.mount,
             caller: None,
             remote_addr: self.remote,
+            system: &engine_sdk::testing::NoSystem,
         };
         let mut op = op;
         if op == Operation::Update && spec.existence_check && !self.backend.exists(req(op)).await? {
@@ -138,6 +139,7 @@ impl Harness {
                 storage: &self.view,
                 clock: &SystemClock,
                 mount: &self.mount,
+                system: &engine_sdk::testing::NoSystem,
             })
             .await
     }

@@ -45,6 +45,7 @@ pub(crate) async fn read(req: &Request<'_>) -> Result<Response, EngineError> {
             kind: "kv".into(),
             ttl,
             renewable: false,
+            no_lease: true,
             ..Secret::default()
         }),
         ..Response::default()

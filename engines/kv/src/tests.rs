@@ -124,6 +124,7 @@ impl H {
             mount: &self.mount,
             caller: None,
             remote_addr: None,
+            system: &engine_sdk::testing::NoSystem,
         }
     }
 

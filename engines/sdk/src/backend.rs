@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use storage::View;
 
-use crate::{EngineError, LeaseRequest, MountInfo, PathSpec, Request, Response};
+use crate::{EngineError, LeaseRequest, MountInfo, PathSpec, PeriodicRequest, Request, Response};
 
 /// Paths that bypass the usual token check.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +45,17 @@ pub trait LogicalBackend: Send + Sync + 'static {
     /// Revokes a lease this engine issued.
     async fn revoke(&self, _lease: LeaseRequest<'_>) -> Result<(), EngineError> {
         Ok(())
+    }
+
+    /// Periodic work (static-role rotation); the core calls it on the leader about every
+    /// [`LogicalBackend::periodic_interval`].
+    async fn periodic(&self, _req: PeriodicRequest<'_>) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    /// How often [`LogicalBackend::periodic`] wants to run; `None` (the default) = never.
+    fn periodic_interval(&self) -> Option<std::time::Duration> {
+        None
     }
 
     /// Releases resources (connection pools) on unmount or seal.

@@ -18,6 +18,8 @@ pub use backend::{BackendConfig, Factory, LogicalBackend, SpecialPaths};
 pub use clock::{Clock, SystemClock};
 pub use error::EngineError;
 pub use path::{Field, FieldKind, PathRouter, PathSpec, RouteMatch};
-pub use request::{Caller, LeaseRequest, MountInfo, Operation, Request};
+pub use request::{
+    Caller, LeaseRequest, MountInfo, Operation, PeriodicRequest, Request, SystemView,
+};
 pub use response::{Alias, Auth, Response, Secret};
 pub use storage::{Op, Storage, StorageError, View};

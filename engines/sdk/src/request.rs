@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use storage::View;
 
-use crate::Clock;
 use crate::path::RouteMatch;
+use crate::{Clock, EngineError};
 
 /// What a request asks to do (HTTP verbs map onto these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,6 +96,8 @@ pub struct Request<'a> {
     pub caller: Option<&'a Caller>,
     /// The client's address.
     pub remote_addr: Option<SocketAddr>,
+    /// Server services the engine may use (password generation).
+    pub system: &'a dyn SystemView,
 }
 
 impl Request<'_> {
@@ -123,4 +125,27 @@ pub struct LeaseRequest<'a> {
     pub clock: &'a dyn Clock,
     /// The mount.
     pub mount: &'a MountInfo,
+    /// Server services the engine may use (password generation).
+    pub system: &'a dyn SystemView,
+}
+
+/// A tick of an engine's periodic work (static-role rotation, tidying), run on the leader only.
+pub struct PeriodicRequest<'a> {
+    /// The mount's private storage.
+    pub storage: &'a View,
+    /// Time source.
+    pub clock: &'a dyn Clock,
+    /// The mount.
+    pub mount: &'a MountInfo,
+    /// Server services the engine may use (password generation).
+    pub system: &'a dyn SystemView,
+}
+
+/// What an engine may ask of the server beyond its own storage; the core implements it.
+#[async_trait::async_trait]
+pub trait SystemView: Send + Sync {
+    /// A password generated from the named password policy (`sys/policies/password/<name>`), or from the default
+    /// policy (20 characters, each class present) when `policy` is empty. An unknown policy is an
+    /// [`EngineError::InvalidRequest`].
+    async fn generate_password(&self, policy: &str) -> Result<String, EngineError>;
 }

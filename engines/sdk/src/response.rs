@@ -67,6 +67,8 @@ pub struct Secret {
     pub renewable: bool,
     /// What the engine needs later to renew or revoke (never shown to the client).
     pub internal: Map<String, Value>,
+    /// Only a TTL hint for the client (KV): no lease is registered and no lease id shown.
+    pub no_lease: bool,
 }
 
 /// A successful login, from which the core creates a token.

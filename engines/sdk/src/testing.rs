@@ -29,3 +29,15 @@ pub fn exercise_engine(backend: &dyn LogicalBackend) {
         );
     }
 }
+
+/// A [`SystemView`](crate::SystemView) for engine tests that never generate passwords.
+pub struct NoSystem;
+
+#[async_trait::async_trait]
+impl crate::SystemView for NoSystem {
+    async fn generate_password(&self, _policy: &str) -> Result<String, crate::EngineError> {
+        Err(crate::EngineError::Internal(
+            "password generation is not available in this test".into(),
+        ))
+    }
+}

@@ -34,6 +34,10 @@ pub struct CoreOptions {
     pub default_lease_ttl: Duration,
     /// System maximum lease TTL.
     pub max_lease_ttl: Duration,
+    /// The audit devices.
+    pub audit: Arc<dyn crate::AuditBroker>,
+    /// The lease manager's revocation pool.
+    pub expiration: crate::ExpirationConfig,
 }
 
 /// OpenBao's system default and maximum lease TTL: 768h.
@@ -49,6 +53,8 @@ impl Default for CoreOptions {
             catalog: Arc::new(Catalog::new()),
             default_lease_ttl: SYSTEM_TTL,
             max_lease_ttl: SYSTEM_TTL,
+            audit: Arc::new(crate::NoAudit),
+            expiration: crate::ExpirationConfig::default(),
         }
     }
 }
@@ -66,10 +72,17 @@ pub(crate) struct Unsealed {
     pub(crate) tokens: TokenStore,
     pub(crate) mounts: Mounts,
     pub(crate) policies: PolicyStore,
+    pub(crate) identity: crate::identity::IdentityStore,
+    /// The lease manager.
+    pub(crate) expiration: Arc<crate::expiration::Expiration>,
+    /// What engines may ask of the core.
+    pub(crate) system: crate::system::CoreSystem,
     pub(crate) cluster: ClusterInfo,
     pub(crate) active_since: SystemTime,
     /// Background keyring auto-rotation; aborted when this is dropped (on seal).
     _rotation: AbortOnDrop,
+    /// The lease expiry worker; aborted when this is dropped (on seal).
+    _expiry: AbortOnDrop,
 }
 
 /// What unsealing builds.
@@ -78,6 +91,8 @@ struct Setup {
     cluster: ClusterInfo,
     mounts: Mounts,
     policies: PolicyStore,
+    identity: crate::identity::IdentityStore,
+    expiration: Arc<crate::expiration::Expiration>,
 }
 
 /// Name and id of the cluster, generated at init and stored through the barrier.
@@ -152,6 +167,10 @@ impl Core {
 
     pub(crate) fn cluster(&self) -> &dyn Cluster {
         self.cluster.as_ref()
+    }
+
+    pub(crate) fn audit(&self) -> &Arc<dyn crate::AuditBroker> {
+        &self.opts.audit
     }
 
     pub(crate) fn clock(&self) -> &dyn Clock {
@@ -361,17 +380,29 @@ impl Core {
                 cluster,
                 mounts,
                 policies,
+                identity,
+                expiration,
             }) => {
                 let rotation = self.spawn_rotation_check();
                 self.state
-                    .store(Arc::new(State::Unsealed(Arc::new(Unsealed {
-                        seal: cfg,
-                        tokens,
-                        mounts,
-                        policies,
-                        cluster,
-                        active_since: self.now(),
-                        _rotation: rotation,
+                    .store(Arc::new(State::Unsealed(Arc::new_cyclic(|weak| {
+                        Unsealed {
+                            _expiry: AbortOnDrop(Some(tokio::spawn(
+                                expiration.clone().run(weak.clone()),
+                            ))),
+                            expiration,
+                            seal: cfg,
+                            tokens,
+                            mounts,
+                            policies,
+                            identity,
+                            system: crate::system::CoreSystem {
+                                storage: self.barrier.clone(),
+                            },
+                            cluster,
+                            active_since: self.now(),
+                            _rotation: rotation,
+                        }
                     }))));
                 tracing::info!("core unsealed");
                 Ok(self.seal_status())
@@ -488,7 +519,9 @@ impl Core {
             Arc<dyn engine_sdk::LogicalBackend>,
         > = std::collections::BTreeMap::new();
         builtins.insert("cubbyhole", Arc::new(crate::cubbyhole::Cubbyhole));
+        builtins.insert("identity", Arc::new(crate::identity::IdentityBackend));
         builtins.insert("token", Arc::new(auth_token::Backend::new(tokens.clone())));
+        let plain_for_leases = plain.clone();
         let mounts = Mounts::setup(
             plain,
             self.opts.catalog.clone(),
@@ -496,22 +529,35 @@ impl Core {
             (self.opts.default_lease_ttl, self.opts.max_lease_ttl),
         )
         .await?;
-        // A revoked token's cubbyhole goes with it.
-        if let Some(route) = mounts
+        let expiration = crate::expiration::Expiration::new(
+            plain_for_leases,
+            self.opts.clock.clone(),
+            self.opts.expiration,
+        );
+        // A revoked token's leases and cubbyhole go with it.
+        tokens.set_revoke_hook(Arc::new(crate::cubbyhole::TokenRevoked {
+            cubbyhole: mounts
+                .router()
+                .routes()
+                .iter()
+                .find(|r| r.entry.kind == "cubbyhole")
+                .map(|r| r.view.clone()),
+            expiration: expiration.clone(),
+        }));
+        let identity = mounts
             .router()
             .routes()
             .iter()
-            .find(|r| r.entry.kind == "cubbyhole")
-        {
-            tokens.set_revoke_hook(Arc::new(crate::cubbyhole::RevokeCubbyhole {
-                view: route.view.clone(),
-            }));
-        }
+            .find(|r| r.entry.kind == "identity")
+            .map(|r| crate::identity::IdentityStore::new(r.view.clone()))
+            .ok_or_else(|| CoreError::Internal("the identity mount is missing".into()))?;
         Ok(Setup {
             tokens,
             cluster,
             mounts,
             policies,
+            identity,
+            expiration,
         })
     }
 

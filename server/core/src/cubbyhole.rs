@@ -92,17 +92,27 @@ pub(crate) async fn destroy(
     crate::mounts::delete_prefix(&view.sub(&format!("{token_key}/"))).await
 }
 
-/// Destroys a token's cubbyhole when the token store revokes the token.
-pub(crate) struct RevokeCubbyhole {
-    pub(crate) view: engine_sdk::View,
+/// When the token store revokes a token: its leases are made due (the lease manager revokes them) and its
+/// cubbyhole is destroyed.
+pub(crate) struct TokenRevoked {
+    pub(crate) cubbyhole: Option<engine_sdk::View>,
+    pub(crate) expiration: std::sync::Arc<crate::expiration::Expiration>,
 }
 
 #[async_trait]
-impl auth_token::RevokeHook for RevokeCubbyhole {
+impl auth_token::RevokeHook for TokenRevoked {
     async fn token_revoked(&self, token_key: &str) -> Result<(), auth_token::TokenError> {
-        destroy(&self.view, token_key).await.map_err(|e| match e {
+        let to_token_error = |e: crate::CoreError| match e {
             crate::CoreError::Storage(s) => auth_token::TokenError::Storage(s),
             other => auth_token::TokenError::InvalidRequest(other.to_string()),
-        })
+        };
+        self.expiration
+            .token_revoked(token_key)
+            .await
+            .map_err(to_token_error)?;
+        if let Some(view) = &self.cubbyhole {
+            destroy(view, token_key).await.map_err(to_token_error)?;
+        }
+        Ok(())
     }
 }

@@ -38,6 +38,10 @@ pub enum CoreError {
     /// This node cannot serve the request now (503), e.g. it lost leadership.
     #[error("{0}")]
     Unavailable(String),
+    /// Audit devices are enabled and none recorded the request or its response (503; OpenBao answers a bare
+    /// 500).
+    #[error("audit backend unavailable")]
+    AuditUnavailable,
     /// Storage failed underneath.
     #[error(transparent)]
     Storage(#[from] storage::StorageError),

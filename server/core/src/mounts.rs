@@ -18,6 +18,10 @@ pub type Catalog = BTreeMap<&'static str, Factory>;
 /// Paths that are not mount points of engines the user can change.
 const PROTECTED: &[&str] = &["sys/", "cubbyhole/", "identity/", "auth/"];
 
+fn identity_entry() -> MountEntry {
+    MountEntry::new("identity/", "identity", "identity store")
+}
+
 /// Both mount tables and the live routes built from them.
 pub(crate) struct Mounts {
     storage: Arc<dyn Storage>,
@@ -52,6 +56,12 @@ impl Mounts {
         system_ttls: (Duration, Duration),
     ) -> Result<Self, CoreError> {
         let secrets = match MountTable::load(storage.as_ref(), Table::Secrets).await? {
+            // Tables written before the identity store existed gain its mount.
+            Some(mut t) if !t.entries.iter().any(|e| e.path == "identity/") => {
+                t.entries.push(identity_entry());
+                t.store(storage.as_ref(), Table::Secrets).await?;
+                t
+            }
             Some(t) => t,
             None => {
                 let t = MountTable {
@@ -67,6 +77,7 @@ impl Mounts {
                             "system",
                             "system endpoints used for control, policy and debugging",
                         ),
+                        identity_entry(),
                     ],
                 };
                 t.store(storage.as_ref(), Table::Secrets).await?;

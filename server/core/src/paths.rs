@@ -16,3 +16,5 @@ pub(crate) const POLICY_PREFIX: &str = "sys/policy/";
 pub(crate) const LOGICAL_PREFIX: &str = "logical/";
 /// Storage of auth-method mounts: `auth/<uuid>/`.
 pub(crate) const AUTH_PREFIX: &str = "auth/";
+/// Password policies, one key per name (through the barrier).
+pub(crate) const PASSWORD_POLICY_PREFIX: &str = "sys/password_policy/";

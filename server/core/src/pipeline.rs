@@ -8,23 +8,42 @@ use engine_sdk::{Caller, Operation, RouteMatch};
 use policy::Acl;
 use serde_json::{Map, Value, json};
 
+use crate::audit::{AuditAuth, AuditMount, Trail};
 use crate::core::Unsealed;
 use crate::request::Lease;
 use crate::router::Route;
 use crate::{Core, CoreError, Request, Response, sys, wrapping};
 
 pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Response, CoreError> {
+    let trail = Trail::new(core.audit(), &req);
+    let outcome = handle_audited(core, u, &req, &trail).await;
+    trail.finish(outcome).await
+}
+
+async fn handle_audited(
+    core: &Core,
+    u: &Unsealed,
+    req: &Request,
+    trail: &Trail<'_>,
+) -> Result<Response, CoreError> {
     let path = req.path.as_str();
     let is_sys = path == "sys" || path.starts_with("sys/");
     let router = u.mounts.router();
     let routed = if is_sys { None } else { router.lookup(path) };
-    let req = &req;
+    if let Some((route, _)) = &routed {
+        trail.mount(|| AuditMount {
+            path: route.info.path.clone(),
+            kind: route.info.kind.clone(),
+            accessor: route.info.accessor.clone(),
+        });
+    }
 
     // The wrapping token of unwrap/lookup/rewrap is checked before anything else, as OpenBao does; lookup needs
     // no client token at all.
     if is_sys && let Some(endpoint) = wrapping::token_endpoint(path) {
         wrapping::validate(core, u, req).await?;
         if endpoint == wrapping::TokenEndpoint::Lookup {
+            trail.before_route().await?;
             let resp = wrapping::lookup(core, u, req).await?;
             return wrapping::finish(core, u, req, resp, "").await;
         }
@@ -35,7 +54,8 @@ pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Re
         && route.is_unauthenticated(rel)
     {
         let m = match_route(route, rel, req)?;
-        let op = resolve_operation(core, route, rel, &m, req, None).await?;
+        let op = resolve_operation(core, u, route, rel, &m, req, None).await?;
+        trail.before_route().await?;
         let resp = dispatch(core, u, route, rel, &m, req, op, None).await?;
         return wrapping::finish(core, u, req, resp, "").await;
     }
@@ -54,13 +74,41 @@ pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Re
     let Some(entry) = entry else {
         // The mount listing is public: without a (valid) token it shows the `listing_visibility = "unauth"` mounts.
         if path.trim_end_matches('/') == "sys/internal/ui/mounts" {
+            trail.before_route().await?;
             let resp = sys::route(core, u, req, &Caller::default(), &policy::Acl::new([])).await?;
             return wrapping::finish(core, u, req, resp, "").await;
         }
         return Err(CoreError::PermissionDenied);
     };
+    trail.auth(|| AuditAuth {
+        client_token: token.to_owned(),
+        accessor: entry.accessor.clone(),
+        display_name: entry.display_name.clone(),
+        policies: entry.policies.clone(),
+        metadata: entry.meta.clone(),
+        entity_id: entry.entity_id.clone(),
+        token_type: if entry.accessor.is_empty() {
+            "batch"
+        } else {
+            "service"
+        }
+        .to_owned(),
+        token_ttl: entry.ttl,
+        allowed: None,
+    });
     let token_key = u.tokens.key_of(token).await?;
-    let result = match authorized(core, u, req, routed, token, token_key.clone(), &entry).await {
+    let result = match authorized(
+        core,
+        u,
+        req,
+        trail,
+        routed,
+        token,
+        token_key.clone(),
+        &entry,
+    )
+    .await
+    {
         Ok(resp) => wrapping::finish(core, u, req, resp, &entry.display_name).await,
         Err(e) => Err(e),
     };
@@ -73,10 +121,15 @@ pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Re
     result
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pipeline's state for one request"
+)]
 async fn authorized(
     core: &Core,
     u: &Unsealed,
     req: &Request,
+    trail: &Trail<'_>,
     routed: Option<(Arc<Route>, &str)>,
     token: &str,
     token_key: String,
@@ -86,7 +139,7 @@ async fn authorized(
     let is_sys = routed.is_none() && (path == "sys" || path.starts_with("sys/"));
     let wrapping_token = wrapping::is_wrapping_token(entry);
     let policies = entry.policies.clone();
-    let acl = u.policies.acl(&policies);
+    let acl = token_acl(u, &policies, &entry.entity_id).await?;
     let caller = Caller {
         accessor: entry.accessor.clone(),
         display_name: entry.display_name.clone(),
@@ -99,15 +152,18 @@ async fn authorized(
     if is_sys {
         // The CLI's KV preflight is allowed with any capability on the mount, not on the path itself.
         if !path.starts_with("sys/internal/ui/mounts") {
-            authorize(
+            let decision = authorize(
                 &acl,
                 req.operation,
                 path,
                 &req.data,
                 policy::is_sudo_path(path.trim_end_matches('/')),
                 req.wrap_ttl,
-            )?;
+            );
+            trail.decided(decision.is_ok());
+            decision?;
         }
+        trail.before_route().await?;
         return sys::route(core, u, req, &caller, &acl).await;
     }
 
@@ -131,20 +187,37 @@ async fn authorized(
         req
     };
     let m = match_route(&route, rel, req)?;
-    let op = resolve_operation(core, &route, rel, &m, req, Some(&caller)).await?;
-    authorize(
+    let op = resolve_operation(core, u, &route, rel, &m, req, Some(&caller)).await?;
+    let decision = authorize(
         &acl,
         op,
         path,
         &req.data,
         route.is_root_path(rel),
         req.wrap_ttl,
-    )?;
+    );
+    trail.decided(decision.is_ok());
+    decision?;
+    trail.before_route().await?;
     let mut resp = dispatch(core, u, &route, rel, &m, req, op, Some(&caller)).await?;
     if wrapping_token && op == Operation::Read && path == "cubbyhole/response" {
         resp.warnings.push(wrapping::CUBBYHOLE_READ_WARNING.into());
     }
     Ok(resp)
+}
+
+/// The compiled ACL of a token's policies, templated paths resolved against its entity when it has one.
+pub(crate) async fn token_acl(
+    u: &Unsealed,
+    policies: &[String],
+    entity_id: &str,
+) -> Result<Arc<Acl>, CoreError> {
+    if entity_id.is_empty() {
+        return Ok(u.policies.acl(policies, None));
+    }
+    let identity = u.identity.identity(entity_id).await?;
+    Ok(u.policies
+        .acl(policies, identity.as_deref().map(|i| (entity_id, i))))
 }
 
 fn match_route(route: &Route, rel: &str, req: &Request) -> Result<RouteMatch, CoreError> {
@@ -157,6 +230,7 @@ fn match_route(route: &Route, rel: &str, req: &Request) -> Result<RouteMatch, Co
 /// POST/PUT become Create when the path's existence check says the target does not exist yet.
 async fn resolve_operation(
     core: &Core,
+    u: &Unsealed,
     route: &Route,
     rel: &str,
     m: &RouteMatch,
@@ -175,6 +249,7 @@ async fn resolve_operation(
         .backend
         .exists(engine_request(
             core,
+            u,
             route,
             rel,
             m,
@@ -218,8 +293,13 @@ pub(crate) fn policy_op(op: Operation) -> policy::Operation {
     }
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pipeline's state for one request"
+)]
 fn engine_request<'a>(
     core: &'a Core,
+    u: &'a Unsealed,
     route: &'a Route,
     rel: &'a str,
     m: &'a RouteMatch,
@@ -238,6 +318,7 @@ fn engine_request<'a>(
         mount: &route.info,
         caller,
         remote_addr: req.remote_addr,
+        system: &u.system,
     }
 }
 
@@ -271,7 +352,7 @@ async fn dispatch(
     }
     let resp = route
         .backend
-        .handle(engine_request(core, route, rel, m, req, op, caller))
+        .handle(engine_request(core, u, route, rel, m, req, op, caller))
         .await?;
     let mut out = Response {
         data: resp.data,
@@ -281,16 +362,23 @@ async fn dispatch(
         ..Response::default()
     };
     if let Some(secret) = resp.secret {
-        // Only KV returns secrets so far, and KV secrets carry a TTL hint but no lease (as in OpenBao).
-        let ttl = if secret.ttl.is_zero() {
-            route.info.default_lease_ttl
+        out.lease = Some(if secret.no_lease {
+            // A TTL hint without a lease (KV), as in OpenBao.
+            Lease {
+                id: String::new(),
+                duration: if secret.ttl.is_zero() {
+                    route.info.default_lease_ttl
+                } else {
+                    secret.ttl
+                }
+                .as_secs(),
+                renewable: secret.renewable,
+            }
         } else {
-            secret.ttl
-        };
-        out.lease = Some(Lease {
-            id: String::new(),
-            duration: ttl.as_secs(),
-            renewable: secret.renewable,
+            let token_key = caller.map(|c| c.token_key.as_str()).unwrap_or_default();
+            u.expiration
+                .register(u, route, &req.path, &secret, token_key)
+                .await?
         });
     }
     if let Some(auth) = resp.auth {
@@ -326,22 +414,45 @@ async fn login_auth(
     auth: engine_sdk::Auth,
 ) -> Result<Value, CoreError> {
     // The token store creates (or renews) tokens itself; every other backend's Auth becomes a new token here.
-    let (token, accessor, policies, ttl) = if route.entry.kind != "token" {
-        let mut create = auth_token::CreateToken::for_login(&auth, &route.info, core.clock().now());
+    let (token, accessor, policies, ttl, entity_id) = if route.entry.kind != "token" {
+        let now = core.clock().now();
+        let mut create = auth_token::CreateToken::for_login(&auth, &route.info, now);
         create.path = login_path.to_owned();
+        if let Some(alias) = &auth.alias {
+            let (entity_id, changed) = u.identity.entity_for_login(&route.info, alias, now).await?;
+            if changed {
+                u.policies.entity_changed(&entity_id);
+            }
+            create.entity_id = entity_id;
+        }
         let created = u.tokens.create(create).await?;
+        if !created.entry.accessor.is_empty() {
+            let key = u.tokens.key_of(created.token.as_str()).await?;
+            u.expiration
+                .register_token(&key, created.entry.expire_time)
+                .await?;
+        }
         (
             created.token.to_string(),
             created.entry.accessor.clone(),
             created.entry.policies.clone(),
             created.entry.ttl,
+            created.entry.entity_id.clone(),
         )
     } else {
+        // The token store made this token (auth/token/create*): index its expiry too.
+        if !auth.accessor.is_empty()
+            && let Some(t) = u.tokens.lookup(&auth.client_token).await?
+        {
+            let key = u.tokens.key_of(&auth.client_token).await?;
+            u.expiration.register_token(&key, t.expire_time).await?;
+        }
         (
             auth.client_token.clone(),
             auth.accessor.clone(),
             auth.policies.clone(),
             auth.ttl.as_secs(),
+            String::new(),
         )
     };
     let token_type = if auth.token_type.is_empty() {
@@ -358,7 +469,7 @@ async fn login_auth(
         "metadata": if auth.metadata.is_empty() { Value::Null } else { json!(auth.metadata) },
         "lease_duration": ttl,
         "renewable": auth.renewable,
-        "entity_id": "",
+        "entity_id": entity_id,
         "token_type": token_type,
         "orphan": auth.orphan || route.entry.kind != "token",
         "mfa_requirement": Value::Null,

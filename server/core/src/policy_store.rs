@@ -24,7 +24,10 @@ struct Stored {
 /// Compiled ACLs by sorted policy set, and the generation of the policies they were compiled from.
 #[derive(Default)]
 struct AclCache {
-    map: HashMap<Vec<String>, Arc<Acl>>,
+    /// Without identity, with whether any of the set's policies has templated paths.
+    map: HashMap<Vec<String>, (Arc<Acl>, bool)>,
+    /// Sets with templated paths, compiled for one entity.
+    by_entity: HashMap<(Vec<String>, String), Arc<Acl>>,
     generation: u64,
 }
 
@@ -170,7 +173,13 @@ impl PolicyStore {
     }
 
     /// The compiled ACL for a token's policies (cached per sorted set; unknown names are ignored as in OpenBao).
-    pub(crate) fn acl(&self, names: &[String]) -> Arc<Acl> {
+    /// Templated paths resolve against `identity` (the token's entity id and entity); without one they are
+    /// skipped.
+    pub(crate) fn acl(
+        &self,
+        names: &[String],
+        identity: Option<(&str, &policy::Identity)>,
+    ) -> Arc<Acl> {
         let mut key: Vec<String> = names.to_vec();
         key.sort();
         key.dedup();
@@ -178,8 +187,19 @@ impl PolicyStore {
         // since replaced is returned but not cached.
         let generation = match self.acls.lock() {
             Ok(cache) => {
-                if let Some(acl) = cache.map.get(&key) {
-                    return acl.clone();
+                match cache.map.get(&key) {
+                    Some((acl, false)) => return acl.clone(),
+                    Some((acl, true)) => match identity {
+                        None => return acl.clone(),
+                        Some((entity_id, _)) => {
+                            if let Some(acl) =
+                                cache.by_entity.get(&(key.clone(), entity_id.to_owned()))
+                            {
+                                return acl.clone();
+                            }
+                        }
+                    },
+                    None => {}
                 }
                 cache.generation
             }
@@ -195,7 +215,15 @@ impl PolicyStore {
                 selected.push(&p.0);
             }
         }
-        let acl = Arc::new(Acl::new(selected));
+        let templated = selected.iter().any(|p| p.is_templated());
+        let plain = Arc::new(Acl::new(selected.iter().copied()));
+        let with_identity = match identity {
+            Some((entity_id, ident)) if templated => Some((
+                entity_id,
+                Arc::new(Acl::new_with_identity(selected.iter().copied(), ident)),
+            )),
+            _ => None,
+        };
         if let Ok(mut cache) = self.acls.lock()
             && cache.generation == generation
         {
@@ -203,14 +231,33 @@ impl PolicyStore {
             if cache.map.len() > 10_000 {
                 cache.map.clear();
             }
-            cache.map.insert(key, acl.clone());
+            if cache.by_entity.len() > 100_000 {
+                cache.by_entity.clear();
+            }
+            cache.map.insert(key.clone(), (plain.clone(), templated));
+            if let Some((entity_id, acl)) = &with_identity {
+                cache
+                    .by_entity
+                    .insert((key, (*entity_id).to_owned()), acl.clone());
+            }
         }
-        acl
+        match with_identity {
+            Some((_, acl)) => acl,
+            None => plain,
+        }
+    }
+
+    /// Drops the ACLs compiled for an entity whose aliases changed.
+    pub(crate) fn entity_changed(&self, entity_id: &str) {
+        if let Ok(mut cache) = self.acls.lock() {
+            cache.by_entity.retain(|(_, id), _| id != entity_id);
+        }
     }
 
     fn invalidate(&self) {
         if let Ok(mut cache) = self.acls.lock() {
             cache.map.clear();
+            cache.by_entity.clear();
             cache.generation = cache.generation.wrapping_add(1);
         }
     }

@@ -5,7 +5,7 @@
 //! Wrapping tokens are service tokens without a parent, with one use and a TTL (and explicit max TTL) equal to
 //! the wrap TTL, carrying only the fixed `response-wrapping` policy, which no client can request.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use api_spec::WrapInfo;
 use auth_token::{CreateToken, TokenEntry, TtlLimits};
@@ -158,7 +158,7 @@ async fn create(core: &Core, u: &Unsealed, w: Wrap<'_>) -> Result<Response, Core
     create.orphan = true;
     let created = u.tokens.create(create).await?;
 
-    let creation_time = rfc3339_nanos(now);
+    let creation_time = crate::clock::rfc3339(now);
     let record = WrapRecord {
         v: WRAPINFO_VERSION,
         creation_ttl: secs,
@@ -425,13 +425,6 @@ fn whole_seconds(d: Duration) -> u64 {
     d.as_secs()
         .saturating_add(u64::from(d.subsec_nanos() > 0))
         .max(1)
-}
-
-/// RFC 3339 in UTC with nanoseconds (trailing zeros dropped), as Go's `time.RFC3339Nano`.
-fn rfc3339_nanos(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

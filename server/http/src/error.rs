@@ -72,6 +72,7 @@ fn core_status(e: &CoreError) -> (StatusCode, Vec<String>) {
 
         CoreError::Upstream(_) => (StatusCode::BAD_GATEWAY, msg()),
         CoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, msg()),
+        CoreError::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, msg()),
         CoreError::Storage(StorageError::Sealed) => (
             StatusCode::SERVICE_UNAVAILABLE,
             vec!["Vault is sealed".into()],

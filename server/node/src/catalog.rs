@@ -7,5 +7,6 @@ pub(crate) fn builtin() -> Catalog {
     let mut c = Catalog::new();
     c.insert("kv", engine_kv::factory());
     c.insert("userpass", auth_userpass::factory());
+    c.insert("database", engine_database::factory());
     c
 }

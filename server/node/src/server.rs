@@ -141,6 +141,7 @@ pub async fn run(
             catalog: std::sync::Arc::new(crate::catalog::builtin()),
             default_lease_ttl: config.default_lease_ttl,
             max_lease_ttl: config.max_lease_ttl,
+            expiration: config.leases,
             ..CoreOptions::default()
         },
     )

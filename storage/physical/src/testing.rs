@@ -114,3 +114,34 @@ pub async fn exercise_backend(b: &dyn Backend) {
         assert_eq!(b.get(&format!("conc/{i:03}")).await.unwrap(), Some(vec![i]));
     }
 }
+
+/// The plaintext [`Storage`](crate::Storage) side over the in-memory backend, for unit tests that need a
+/// [`View`](crate::View) without a barrier.
+#[derive(Default)]
+pub struct PlainMem(pub crate::InMem);
+
+impl PlainMem {
+    /// An empty store, ready to back views.
+    pub fn shared() -> std::sync::Arc<dyn crate::Storage> {
+        std::sync::Arc::new(Self::default())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Storage for PlainMem {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, crate::StorageError> {
+        self.0.get(key).await
+    }
+    async fn put(&self, key: &str, value: &[u8]) -> Result<(), crate::StorageError> {
+        self.0.put(key, value.to_vec()).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), crate::StorageError> {
+        self.0.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, crate::StorageError> {
+        self.0.list(prefix).await
+    }
+    async fn batch(&self, ops: Vec<Op>) -> Result<(), crate::StorageError> {
+        self.0.batch(ops).await
+    }
+}

@@ -5,6 +5,7 @@ mod cli;
 mod config_errors;
 mod crash;
 mod cubbyhole;
+mod database;
 mod http_contract;
 mod kv;
 mod mounts;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use testkit::{Api, CmdOutput, Target, TestServer};
+use testkit::{Api, CmdOutput, TestServer};
 
 /// A dev server of the target under test (root token `root`).
 pub(crate) async fn server() -> TestServer {
@@ -180,12 +180,7 @@ pub(crate) fn assert_cli_error(out: &CmdOutput, what: &str, needle: &str) {
     );
 }
 
-/// The expected mount names on `server`: OpenBao mounts `identity/` by default, Coffer has no identity engine
-/// yet (a known gap, recorded in the issue notes), so it is left out of Coffer's expectations.
-pub(crate) fn mounts_of(server: &TestServer, names: &[&str]) -> BTreeSet<String> {
-    names
-        .iter()
-        .filter(|n| server.target() == Target::OpenBao || **n != "identity/")
-        .map(|n| (*n).to_owned())
-        .collect()
+/// A set of mount names, for comparing listings.
+pub(crate) fn mounts_of(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
 }

@@ -40,7 +40,7 @@ pub(super) async fn capabilities(
                 .lookup(&token)
                 .await?
                 .ok_or_else(|| CoreError::InvalidRequest("invalid token".into()))?;
-            Some(u.policies.acl(&entry.policies))
+            Some(crate::pipeline::token_acl(u, &entry.policies, &entry.entity_id).await?)
         }
         Whose::Accessor => {
             let accessor = field::string(&req.data, "accessor")?
@@ -50,7 +50,7 @@ pub(super) async fn capabilities(
                 .lookup_accessor(&accessor)
                 .await?
                 .ok_or_else(|| CoreError::InvalidRequest("invalid accessor".into()))?;
-            Some(u.policies.acl(&entry.policies))
+            Some(crate::pipeline::token_acl(u, &entry.policies, &entry.entity_id).await?)
         }
     };
     let acl = target.as_deref().unwrap_or(acl);

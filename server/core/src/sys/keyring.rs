@@ -20,7 +20,10 @@ pub(super) fn key_status(core: &Core, req: &Request) -> Result<Response, CoreErr
     let status = core.barrier().key_status()?;
     let mut data = Map::new();
     data.insert("term".into(), json!(status.term));
-    data.insert("install_time".into(), json!(rfc3339(status.install_time)));
+    data.insert(
+        "install_time".into(),
+        json!(crate::clock::rfc3339(status.install_time)),
+    );
     data.insert("encryptions".into(), json!(status.encryptions));
     Ok(Response::data(data).with_legacy_top_level())
 }
@@ -54,10 +57,4 @@ pub(super) async fn config(core: &Core, req: &Request) -> Result<Response, CoreE
         }
         _ => Err(CoreError::UnsupportedOperation),
     }
-}
-
-fn rfc3339(t: std::time::SystemTime) -> String {
-    let dt = time::OffsetDateTime::from(t);
-    dt.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }

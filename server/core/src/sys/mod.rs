@@ -3,7 +3,9 @@
 mod capabilities;
 mod internal_ui;
 mod keyring;
+mod leases;
 mod mounts;
+mod password_policies;
 mod policies;
 mod seal;
 
@@ -33,6 +35,9 @@ pub(crate) async fn route(
     if let Some(rest) = strip_area(sys_path, "auth") {
         return mounts::route(u, req, Table::Auth, rest).await;
     }
+    if let Some(rest) = strip_area(sys_path, "policies/password") {
+        return password_policies::route(u, req, rest).await;
+    }
     if let Some(rest) = strip_area(sys_path, "policies/acl") {
         return policies::route(u, req, rest, false).await;
     }
@@ -44,6 +49,9 @@ pub(crate) async fn route(
     }
     if let Some(rest) = strip_area(sys_path, "internal/ui/mounts") {
         return internal_ui::mounts(u, req, acl, caller, rest).await;
+    }
+    if let Some(result) = leases::route(u, req, sys_path).await {
+        return result;
     }
     match trimmed {
         "seal" => seal::seal(core, req).await,

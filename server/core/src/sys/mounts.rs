@@ -53,6 +53,27 @@ pub(super) async fn route(
         }
         Operation::Update | Operation::Create => enable(u, req, table, &path).await,
         Operation::Delete => {
+            // The mount's leases are revoked first; if some cannot be, the mount stays (unless `force`, a
+            // Coffer addition, forgets them) so no credential is stranded.
+            let force = engine_sdk::field::boolean(&req.data, "force")?.unwrap_or(false);
+            let prefix = table.route_prefix(&path);
+            if u.expiration.any_under(&prefix).await? {
+                u.expiration
+                    .revoke_prefix(u, &prefix, false, true)
+                    .await
+                    .or_else(|e| {
+                        if force {
+                            Ok(())
+                        } else {
+                            Err(CoreError::InvalidRequest(format!(
+                                "cannot disable {prefix:?}: {e}; fix the cause or disable with force=true to forget the leases"
+                            )))
+                        }
+                    })?;
+                if force {
+                    u.expiration.revoke_prefix(u, &prefix, true, true).await?;
+                }
+            }
             u.mounts.unmount(table, &path).await?;
             Ok(Response::default())
         }

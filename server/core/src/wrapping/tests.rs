@@ -813,9 +813,9 @@ fn helpers() {
     assert_eq!(whole_seconds(Duration::from_secs(300)), 300);
     assert_eq!(whole_seconds(Duration::ZERO), 1);
     let t = SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 756_002_534);
-    assert_eq!(rfc3339_nanos(t), "2023-11-14T22:13:20.756002534Z");
+    assert_eq!(crate::clock::rfc3339(t), "2023-11-14T22:13:20.756002534Z");
     let t = SystemTime::UNIX_EPOCH + Duration::new(1_700_000_000, 500_000_000);
-    assert_eq!(rfc3339_nanos(t), "2023-11-14T22:13:20.5Z");
+    assert_eq!(crate::clock::rfc3339(t), "2023-11-14T22:13:20.5Z");
     assert_eq!(
         token_endpoint("sys/wrapping/unwrap"),
         Some(TokenEndpoint::Unwrap)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::commands::{AuthCmd, KvCmd, LoginArgs, PolicyCmd, SecretsCmd, TokenCmd};
+use super::commands::{AuthCmd, KvCmd, LeaseCmd, LoginArgs, PolicyCmd, SecretsCmd, TokenCmd};
 
 /// Vault's default API address.
 pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
@@ -125,6 +125,9 @@ pub enum Command {
     /// Manage ACL policies.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Look up, renew and revoke leases.
+    #[command(subcommand)]
+    Lease(LeaseCmd),
     /// Enable, tune, move and disable secrets engines.
     #[command(subcommand)]
     Secrets(SecretsCmd),

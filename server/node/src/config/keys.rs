@@ -44,6 +44,8 @@ pub(crate) const TOP_ATTRIBUTES: &[&str] = &[
     "max_lease_ttl",
     "default_max_request_duration",
     "unsafe_allow_api_audit_creation",
+    "lease_revocation_max_attempts",
+    "lease_revocation_rate",
 ];
 
 /// Top-level keys (attributes or blocks) OpenBao knows and Coffer ignores.

@@ -70,6 +70,7 @@ fn openbao_single_node_raft_config_loads_unchanged() {
             max_lease_ttl: Duration::from_secs(768 * 3600),
             unsafe_allow_api_audit_creation: false,
             audit: vec![],
+            leases: server_core::ExpirationConfig::default(),
         }
     );
     assert_eq!(
@@ -649,4 +650,15 @@ fn load_reads_a_file_and_names_it() {
     );
     let err = Config::load(&dir.path().join("missing.hcl")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+}
+
+#[test]
+fn lease_revocation_settings() {
+    let (config, _) = load(&with(
+        "lease_revocation_max_attempts = 3\nlease_revocation_rate = 50\n",
+    ));
+    assert_eq!(config.leases.max_attempts, 3);
+    assert_eq!(config.leases.rate_per_sec, 50);
+    let err = load_err(&with("lease_revocation_max_attempts = 0\n"));
+    assert!(err.contains("lease_revocation_max_attempts"), "{err}");
 }

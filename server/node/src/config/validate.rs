@@ -59,6 +59,8 @@ pub struct Config {
     pub unsafe_allow_api_audit_creation: bool,
     /// Declarative audit devices, in file order.
     pub audit: Vec<AuditStanza>,
+    /// The lease manager's revocation pool.
+    pub leases: server_core::ExpirationConfig,
 }
 
 /// One `listener "tcp"`.
@@ -327,6 +329,7 @@ impl Config {
             max_lease_ttl: DEFAULT_LEASE_TTL,
             unsafe_allow_api_audit_creation: false,
             audit: Vec::new(),
+            leases: server_core::ExpirationConfig::default(),
         }
     }
 }
@@ -391,6 +394,26 @@ impl TryFrom<RawConfig> for Config {
             .duration("max_lease_ttl", &s.max_lease_ttl)?
             .filter(|d| !d.is_zero())
             .unwrap_or(DEFAULT_LEASE_TTL);
+        let mut leases = server_core::ExpirationConfig::default();
+        for (key, value, slot) in [
+            (
+                "lease_revocation_max_attempts",
+                &s.lease_revocation_max_attempts,
+                &mut leases.max_attempts,
+            ),
+            (
+                "lease_revocation_rate",
+                &s.lease_revocation_rate,
+                &mut leases.rate_per_sec,
+            ),
+        ] {
+            if let Some(n) = top.int(key, value)? {
+                *slot = u32::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| top.invalid(key, "must be a positive integer"))?;
+            }
+        }
         let default_lease_ttl = match default_ttl {
             Some(d) if d > max_lease_ttl => {
                 return Err(top.invalid(
@@ -445,6 +468,7 @@ impl TryFrom<RawConfig> for Config {
                 )?
                 .unwrap_or(false),
             audit,
+            leases,
         })
     }
 }

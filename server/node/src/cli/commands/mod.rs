@@ -2,6 +2,7 @@
 
 mod auth;
 mod kv;
+mod lease;
 mod logical;
 mod login;
 mod mounts;
@@ -14,6 +15,7 @@ mod unwrap;
 
 pub use auth::AuthCmd;
 pub use kv::{KvCmd, KvMetadataCmd};
+pub(super) use lease::LeaseCmd;
 pub use login::LoginArgs;
 pub use mounts::{ConfigFlags, EnableFlags};
 pub use policy::PolicyCmd;
@@ -388,6 +390,7 @@ pub(crate) async fn dispatch(
         Command::Login(args) => login::login(&mut ctx, args).await,
         Command::Token(cmd) => token::run(&mut ctx, cmd).await,
         Command::Policy(cmd) => policy::run(&mut ctx, cmd).await,
+        Command::Lease(cmd) => lease::run(&mut ctx, cmd).await,
         Command::Secrets(cmd) => secrets::run(&mut ctx, cmd).await,
         Command::Auth(cmd) => auth::run(&mut ctx, cmd).await,
         Command::Kv(cmd) => kv::run(&mut ctx, cmd).await,
