@@ -371,3 +371,104 @@ async fn bad_database_input_gets_clear_errors() {
         "{body}"
     );
 }
+
+/// Issues `n` credentials of `role` over HTTP, 16 at a time; returns the usernames.
+async fn issue_many(api: &testkit::Api, role: &str, n: usize) -> Vec<String> {
+    use futures::StreamExt as _;
+    futures::stream::iter(0..n)
+        .map(|_| {
+            let api = api.clone();
+            let path = format!("database/creds/{role}");
+            async move {
+                let (status, body) = api.get(&path).await;
+                assert_eq!(status, 200, "{path}: {body}");
+                str_at(&body, "/data/username")
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+fn pg_roles_like(pg: &PgServer, prefix: &str) -> usize {
+    pg.psql(&format!(
+        "SELECT count(*) FROM pg_roles WHERE rolname LIKE '{prefix}%'"
+    ))
+    .trim()
+    .parse()
+    .unwrap_or(usize::MAX)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_survive_kill9_and_expire_on_time_after_restart() {
+    const EARLY: &str = "v-root-short-";
+    const LATE: &str = "v-root-ro-";
+    let pg = PgServer::start();
+    let mut server = TestServer::builder_durable()
+        .start()
+        .await
+        .expect("server starts");
+    let init = server.init(1, 1).await;
+    server.unseal_with(&init.keys).await;
+    let _bao = pg_setup(&pg, &server, &[]).await;
+    let api = server.api();
+    // Two roles (OpenBao's default usernames `v-<display>-<role>-…` tell them apart): one expires while the
+    // server is down, one after the restart.
+    for (role, ttl) in [("short", "15s"), ("ro", "45s")] {
+        let (status, body) = api
+            .post(
+                &format!("database/roles/{role}"),
+                json!({
+                    "db_name": "pg",
+                    "default_ttl": ttl,
+                    "creation_statements": CREATE_PG,
+                }),
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+    let early = issue_many(&api, "short", 500).await;
+    let late = issue_many(&api, "ro", 500).await;
+    assert!(
+        early.iter().all(|u| u.starts_with(EARLY)),
+        "{:?}",
+        early.first()
+    );
+    assert!(
+        late.iter().all(|u| u.starts_with(LATE)),
+        "{:?}",
+        late.first()
+    );
+    assert_eq!(pg_roles_like(&pg, EARLY), 500);
+    assert_eq!(pg_roles_like(&pg, LATE), 500);
+
+    server.kill9().await;
+    // Stay down until the short leases have expired.
+    tokio::time::sleep(Duration::from_secs(16)).await;
+    server.start_again().await;
+    server.unseal_with(&init.keys).await;
+    let api = server.api();
+    let (status, body) = api.get("sys/health").await;
+    assert_eq!(status, 200, "serving at once after unseal: {body}");
+
+    wait_until_true(
+        Duration::from_secs(60),
+        "the leases that expired during the downtime to be revoked",
+        || async { pg_roles_like(&pg, EARLY) == 0 },
+    )
+    .await;
+    assert_eq!(
+        pg_roles_like(&pg, LATE),
+        500,
+        "live leases are not revoked early"
+    );
+    wait_until_true(
+        Duration::from_secs(90),
+        "the live leases to expire on time",
+        || async { pg_roles_like(&pg, LATE) == 0 },
+    )
+    .await;
+    let (status, body) = api.get("sys/leases/count").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["lease_count"], 0, "{body}");
+}

@@ -7,6 +7,7 @@ mod crash;
 mod cubbyhole;
 mod database;
 mod http_contract;
+mod identity;
 mod kv;
 mod mounts;
 mod policies;

@@ -207,3 +207,119 @@ async fn pipeline_denies_and_routes() {
         Err(CoreError::InvalidRequest(_))
     ));
 }
+
+/// Records what the pipeline hands the audit broker; fails on demand.
+#[derive(Default)]
+struct Recorder {
+    entries: std::sync::Mutex<Vec<(String, String, Option<bool>, Option<String>)>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl crate::AuditBroker for Recorder {
+    fn active(&self) -> bool {
+        true
+    }
+    async fn log_request(&self, e: &crate::AuditEntry<'_>) -> Result<(), crate::AuditError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::AuditError("device down".into()));
+        }
+        self.entries.lock().unwrap().push((
+            "request".into(),
+            e.request.path.clone(),
+            e.auth.and_then(|a| a.allowed),
+            e.error.clone(),
+        ));
+        Ok(())
+    }
+    async fn log_response(
+        &self,
+        e: &crate::AuditEntry<'_>,
+        _r: Option<&crate::Response>,
+    ) -> Result<(), crate::AuditError> {
+        self.entries.lock().unwrap().push((
+            "response".into(),
+            e.request.path.clone(),
+            e.auth.and_then(|a| a.allowed),
+            e.error.clone(),
+        ));
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_request_is_audited_denied_ones_too_and_a_failed_device_fails_closed() {
+    let recorder = Arc::new(Recorder::default());
+    let core = Core::new(
+        Arc::new(storage::InMem::new()),
+        Arc::new(Standalone::default()),
+        CoreOptions {
+            audit: recorder.clone(),
+            ..CoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (_, root) = core.dev_init(None).await.unwrap();
+    let root = root.as_str();
+
+    core.handle(req(Operation::Read, "sys/policies/acl/default", root))
+        .await
+        .unwrap();
+    let denied = core
+        .handle(req(Operation::Read, "sys/policies/acl/default", "s.bogus"))
+        .await;
+    assert!(matches!(denied, Err(CoreError::PermissionDenied)));
+    let entries = recorder.entries.lock().unwrap().clone();
+    assert_eq!(
+        entries,
+        [
+            (
+                "request".into(),
+                "sys/policies/acl/default".into(),
+                Some(true),
+                None
+            ),
+            (
+                "response".into(),
+                "sys/policies/acl/default".into(),
+                Some(true),
+                None
+            ),
+            (
+                "request".into(),
+                "sys/policies/acl/default".into(),
+                None,
+                Some("permission denied".into())
+            ),
+            (
+                "response".into(),
+                "sys/policies/acl/default".into(),
+                None,
+                Some("permission denied".into())
+            ),
+        ]
+    );
+
+    // No device records the request: it is not routed (the policy is not written) and the client gets 503.
+    recorder
+        .fail
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut write = req(Operation::Update, "sys/policies/acl/p1", root);
+    write.data.insert(
+        "policy".into(),
+        serde_json::json!(r#"path "x" { capabilities = ["read"] }"#),
+    );
+    assert!(matches!(
+        core.handle(write).await,
+        Err(CoreError::AuditUnavailable)
+    ));
+    recorder
+        .fail
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        core.handle(req(Operation::Read, "sys/policies/acl/p1", root))
+            .await,
+        Err(CoreError::NotFound)
+    ));
+}
