@@ -38,6 +38,9 @@ pub enum CoreError {
     /// This node cannot serve the request now (503), e.g. it lost leadership.
     #[error("{0}")]
     Unavailable(String),
+    /// A lease-count quota is full (429).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// Audit devices are enabled and none recorded the request or its response (503; OpenBao answers a bare
     /// 500).
     #[error("audit backend unavailable")]

@@ -198,6 +198,10 @@ async fn authorized(
     );
     trail.decided(decision.is_ok());
     decision?;
+    // Credentials are read (database/creds/x): a full lease-count quota refuses before any is created.
+    if op == Operation::Read {
+        u.expiration.quotas().check(path)?;
+    }
     trail.before_route().await?;
     let mut resp = dispatch(core, u, &route, rel, &m, req, op, Some(&caller)).await?;
     if wrapping_token && op == Operation::Read && path == "cubbyhole/response" {

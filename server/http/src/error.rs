@@ -73,6 +73,7 @@ fn core_status(e: &CoreError) -> (StatusCode, Vec<String>) {
         CoreError::Upstream(_) => (StatusCode::BAD_GATEWAY, msg()),
         CoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, msg()),
         CoreError::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, msg()),
+        CoreError::QuotaExceeded(_) => (StatusCode::TOO_MANY_REQUESTS, msg()),
         CoreError::Storage(StorageError::Sealed) => (
             StatusCode::SERVICE_UNAVAILABLE,
             vec!["Vault is sealed".into()],
@@ -162,6 +163,16 @@ mod tests {
                 CoreError::Upstream("connection refused".into()).into(),
                 502,
                 vec!["connection refused"],
+            ),
+            (
+                CoreError::QuotaExceeded("lease count quota exceeded".into()).into(),
+                429,
+                vec!["lease count quota exceeded"],
+            ),
+            (
+                CoreError::AuditUnavailable.into(),
+                503,
+                vec!["audit backend unavailable"],
             ),
             (
                 CoreError::Storage(StorageError::Sealed).into(),

@@ -472,3 +472,51 @@ async fn leases_survive_kill9_and_expire_on_time_after_restart() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["lease_count"], 0, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lease_count_quota_caps_live_credentials() {
+    let pg = PgServer::start();
+    let server = TestServer::dev().await;
+    let bao = pg_setup(&pg, &server, &[]).await;
+    bao.run(&[
+        "write",
+        "sys/quotas/lease-count/ro-cap",
+        "path=database/creds/ro",
+        "max_leases=2",
+    ])
+    .await
+    .expect_code(0, "write the quota");
+    let api = server.api();
+    let mut leases = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = api.get("database/creds/ro").await;
+        assert_eq!(status, 200, "{body}");
+        leases.push(str_at(&body, "/lease_id"));
+    }
+    let roles_before = pg_roles_like(&pg, "v-root-ro-");
+    let (status, body) = api.get("database/creds/ro").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body.to_string().contains("lease count quota exceeded"),
+        "{body}"
+    );
+    assert_eq!(
+        pg_roles_like(&pg, "v-root-ro-"),
+        roles_before,
+        "a refused request creates no database role"
+    );
+    let (status, body) = api.get("sys/quotas/lease-count/ro-cap").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["counter"], 2, "{body}");
+    assert_eq!(body["data"]["max_leases"], 2, "{body}");
+
+    bao.run(&["lease", "revoke", "-sync", &leases[0]])
+        .await
+        .expect_code(0, "revoke one");
+    let (status, body) = api.get("database/creds/ro").await;
+    assert_eq!(status, 200, "a slot is free again: {body}");
+    let (status, body) = api.delete("sys/quotas/lease-count/ro-cap").await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = api.get("database/creds/ro").await;
+    assert_eq!(status, 200, "no quota, no cap: {body}");
+}

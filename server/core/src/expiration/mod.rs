@@ -8,6 +8,7 @@
 
 mod entry;
 mod queue;
+mod quota;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, Weak};
@@ -27,6 +28,7 @@ use entry::{
     secs, time_key,
 };
 use queue::RevocationQueue;
+pub(crate) use quota::{QuotaConfig, Quotas};
 
 /// Irrevocable leases: `sys/expire/irrevocable/<digest>` → lease id (so listing them needs no scan).
 const IRREVOCABLE_PREFIX: &str = "sys/expire/irrevocable/";
@@ -70,6 +72,7 @@ pub(crate) struct Expiration {
     buckets: Mutex<BTreeSet<u64>>,
     queue: RevocationQueue,
     config: ExpirationConfig,
+    quotas: Quotas,
 }
 
 impl Expiration {
@@ -79,12 +82,18 @@ impl Expiration {
         config: ExpirationConfig,
     ) -> Arc<Self> {
         Arc::new(Self {
+            quotas: Quotas::new(storage.clone()),
             storage,
             clock,
             buckets: Mutex::new(BTreeSet::new()),
             queue: RevocationQueue::new(),
             config,
         })
+    }
+
+    /// The lease-count quotas.
+    pub(crate) fn quotas(&self) -> &Quotas {
+        &self.quotas
     }
 
     fn now(&self) -> u64 {
@@ -153,13 +162,20 @@ impl Expiration {
                 value: lease_id.clone().into_bytes(),
             });
         }
-        if let Err(e) = self.storage.batch(ops).await {
+        let stored = match self.quotas.reserve(&lease_id) {
+            Ok(()) => self.storage.batch(ops).await.map_err(|e| {
+                self.quotas.release(&lease_id);
+                CoreError::from(e)
+            }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = stored {
             // The credential exists but nothing would ever revoke it: take it back now.
             tracing::error!(lease_id = %lease_id, error = %e, "lease not persisted; revoking the secret");
             if let Err(re) = revoke_backend(u, self.clock.as_ref(), route, &entry).await {
                 tracing::error!(lease_id = %lease_id, error = %re, "revoking an unpersisted secret failed");
             }
-            return Err(e.into());
+            return Err(e);
         }
         self.note_bucket(entry.due());
         Ok(Lease {
@@ -361,7 +377,9 @@ impl Expiration {
                 key: entry::token_key(&entry.token_key, &entry.lease_id),
             });
         }
-        Ok(self.storage.batch(ops).await?)
+        self.storage.batch(ops).await?;
+        self.quotas.release(&entry.lease_id);
+        Ok(())
     }
 
     /// Makes a lease due now, for the worker to revoke.
@@ -542,6 +560,17 @@ impl Expiration {
                 }
             }
             Err(e) => tracing::error!(error = %e, "could not read the lease expiry index"),
+        }
+        if let Err(e) = self.quotas.load().await {
+            tracing::error!(error = %e, "could not load the lease-count quotas");
+        }
+        for q in self.quotas.uncounted() {
+            match self.ids_under(&q.config.path).await {
+                Ok(ids) => self.quotas.set_counted(&q, ids.len() as u64),
+                Err(e) => {
+                    tracing::error!(quota = %q.config.name, error = %e, "could not count a quota's leases")
+                }
+            }
         }
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..self.config.workers.max(1) {

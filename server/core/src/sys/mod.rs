@@ -7,6 +7,7 @@ mod leases;
 mod mounts;
 mod password_policies;
 mod policies;
+mod quotas;
 mod seal;
 
 use engine_sdk::Caller;
@@ -37,6 +38,9 @@ pub(crate) async fn route(
     }
     if let Some(rest) = strip_area(sys_path, "policies/password") {
         return password_policies::route(u, req, rest).await;
+    }
+    if let Some(rest) = strip_area(sys_path, "quotas/lease-count") {
+        return quotas::route(u, req, rest).await;
     }
     if let Some(rest) = strip_area(sys_path, "policies/acl") {
         return policies::route(u, req, rest, false).await;
