@@ -385,20 +385,21 @@ pub(crate) fn name(req: &Request<'_>) -> Result<String, DbError> {
 }
 
 impl DatabaseBackend {
-    /// The pool for config `name` (whose stored entry is `config`), built if missing or stale. A root rotation
-    /// left unfinished by a crash is settled first, so the pool uses the password the database has.
+    /// The pool for config `name`, built if missing or stale. `config` is the stored entry the caller loaded;
+    /// when the pool has to be built, a root rotation left unfinished by a crash is settled first and `config`
+    /// is refreshed to what is stored then (so it carries the password the database has).
     pub(crate) async fn driver(
         &self,
         view: &View,
         name: &str,
-        config: &DatabaseConfig,
+        config: &mut DatabaseConfig,
     ) -> Result<Arc<dyn DatabaseDriver>, DbError> {
         if let Some(d) = self.cached(name, &config.generation) {
             return Ok(d);
         }
         let lock = self.root_locks.get(name);
         let _guard = lock.lock().await;
-        let config = match path_rotate_root::recover_locked(self, view, name).await? {
+        *config = match path_rotate_root::recover_locked(self, view, name).await? {
             Some(c) => c,
             None => store::config(view, name).await?.ok_or_else(|| {
                 DbError::invalid(format!(

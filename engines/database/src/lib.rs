@@ -20,6 +20,7 @@ mod path_creds;
 mod path_roles;
 mod path_rotate_root;
 mod path_static_roles;
+mod pool;
 mod postgres;
 mod rotation;
 mod secret_creds;

@@ -1,4 +1,4 @@
-//! The MySQL/MariaDB driver on sqlx's pool. Connection strings come as Go-MySQL DSNs, as OpenBao takes them
+//! The MySQL/MariaDB driver: sqlx connections in the crate's small [`Pool`]. Connection strings come as Go-MySQL DSNs, as OpenBao takes them
 //! (`{{username}}:{{password}}@tcp(host:3306)/db?tls=skip-verify`), or as `mysql://` URLs. MySQL commits
 //! DDL implicitly, so a creation that fails half-way is compensated by dropping the user.
 
@@ -6,10 +6,7 @@ use std::str::FromStr as _;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::mysql::{
-    MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlPool, MySqlPoolOptions,
-    MySqlSslMode,
-};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError, MySqlSslMode};
 use sqlx::{AssertSqlSafe, Connection as _};
 use zeroize::Zeroizing;
 
@@ -18,51 +15,83 @@ use crate::driver::{
     DatabaseDriver, DeleteUser, DriverError, NewUser, Plugin, RenewUser, SetPassword,
     format_expiration,
 };
+use crate::pool::{Connector, Pool, Pooled};
 use crate::settings::ConnectionSettings;
 use crate::statements::{self, Dialect, Vars};
 
 /// OpenBao's default password change (static roles and root rotation).
 const DEFAULT_SET_PASSWORD: &str = "ALTER USER '{{username}}'@'%' IDENTIFIED BY '{{password}}';";
 
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A pool of connections to one MySQL/MariaDB server.
 pub(crate) struct MysqlDriver {
-    pool: MySqlPool,
+    pool: Pool<MysqlConnector>,
     legacy: bool,
+}
+
+/// Dials MySQL with sqlx.
+struct MysqlConnector {
+    options: MySqlConnectOptions,
+    /// The root password, scrubbed from error messages.
     root_password: Zeroizing<String>,
+}
+
+#[async_trait]
+impl Connector for MysqlConnector {
+    type Conn = MySqlConnection;
+
+    async fn connect(&self) -> Result<MySqlConnection, DriverError> {
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            MySqlConnection::connect_with(&self.options),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(classify(e).redact(&[&self.root_password])),
+            Err(_) => Err(DriverError::Unavailable(
+                "timed out connecting to the database".into(),
+            )),
+        }
+    }
+
+    async fn healthy(&self, conn: &mut MySqlConnection) -> bool {
+        conn.ping().await.is_ok()
+    }
+
+    fn reusable(&self, _conn: &MySqlConnection) -> bool {
+        true
+    }
 }
 
 impl MysqlDriver {
     /// Parses the settings; connects only when used.
     pub(crate) fn new(settings: &ConnectionSettings) -> Result<Self, DriverError> {
         let options = connect_options(settings).map_err(|e| e.redact(&[&settings.password]))?;
-        let idle_timeout = if settings.max_idle_connections == 0 {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_secs(600)
-        };
-        let pool = MySqlPoolOptions::new()
-            .max_connections(settings.max_open_connections.max(1))
-            .min_connections(0)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .max_lifetime(settings.lifetime())
-            .idle_timeout(idle_timeout)
-            .connect_lazy_with(options);
-        Ok(Self {
-            pool,
-            legacy: settings.plugin == Plugin::MysqlLegacy,
+        let connector = MysqlConnector {
+            options,
             root_password: Zeroizing::new(settings.password.clone()),
+        };
+        Ok(Self {
+            pool: Pool::new(
+                connector,
+                settings.max_open_connections,
+                settings.max_idle_connections,
+                settings.lifetime(),
+            ),
+            legacy: settings.plugin == Plugin::MysqlLegacy,
         })
     }
 
     fn error(&self, e: sqlx::Error) -> DriverError {
-        classify(e).redact(&[&self.root_password])
+        classify(e).redact(&[&self.pool.connector().root_password])
     }
 
-    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::MySql>, DriverError> {
-        self.pool.acquire().await.map_err(|e| self.error(e))
+    async fn conn(&self) -> Result<Pooled<'_, MysqlConnector>, DriverError> {
+        self.pool.get().await
     }
 
     /// Runs `stmts` rendered with `vars`, in order, on one connection. (A transaction would not help: MySQL
@@ -223,7 +252,7 @@ impl DatabaseDriver for MysqlDriver {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.pool.close();
     }
 }
 

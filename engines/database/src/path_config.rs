@@ -163,18 +163,18 @@ pub(crate) async fn delete(b: &DatabaseBackend, req: &Request<'_>) -> Result<Res
 
 pub(crate) async fn list(req: &Request<'_>) -> Result<Response, DbError> {
     let keys = store::list_page(req.storage, store::CONFIG_PREFIX, "", 0).await?;
-    Ok(Response::json(json!({ "keys": keys })))
+    crate::path_roles::list_response(keys)
 }
 
 pub(crate) async fn reset(b: &DatabaseBackend, req: &Request<'_>) -> Result<Response, DbError> {
     let name = name(req)?;
-    let Some(config) = store::config(req.storage, &name).await? else {
+    let Some(mut config) = store::config(req.storage, &name).await? else {
         return Err(DbError::invalid(format!(
             "failed to find entry for connection with name: {name:?}"
         )));
     };
     b.forget(&name);
-    let driver = b.driver(req.storage, &name, &config).await?;
+    let driver = b.driver(req.storage, &name, &mut config).await?;
     driver.verify().await?;
     Ok(Response::default())
 }

@@ -17,7 +17,7 @@ pub(crate) async fn read(b: &DatabaseBackend, req: &Request<'_>) -> Result<Respo
     let Some(role) = store::role(req.storage, &name).await? else {
         return Err(DbError::invalid(format!("unknown role: {name}")));
     };
-    let Some(config) = store::config(req.storage, &role.db_name).await? else {
+    let Some(mut config) = store::config(req.storage, &role.db_name).await? else {
         return Err(DbError::invalid(format!(
             "failed to find entry for connection with name: {:?}",
             role.db_name
@@ -50,11 +50,9 @@ pub(crate) async fn read(b: &DatabaseBackend, req: &Request<'_>) -> Result<Respo
         }
     }
 
-    // The pool first: it settles an interrupted root rotation, after which the stored config is current.
-    let driver = b.driver(req.storage, &role.db_name, &config).await?;
-    let config = store::config(req.storage, &role.db_name)
-        .await?
-        .unwrap_or(config);
+    // The pool first: building it settles an interrupted root rotation and refreshes `config`, whose
+    // settings the lease snapshots.
+    let driver = b.driver(req.storage, &role.db_name, &mut config).await?;
     let plugin = config.plugin()?;
     let settings = config.settings()?;
     let display_name = req.caller.map(|c| c.display_name.as_str()).unwrap_or("");

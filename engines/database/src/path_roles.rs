@@ -19,6 +19,14 @@ pub(crate) async fn list(req: &Request<'_>, prefix: &str) -> Result<Response, Db
         usize::try_from(limit).unwrap_or(usize::MAX),
     )
     .await?;
+    list_response(keys)
+}
+
+/// A LIST answer; an empty one is a 404, as OpenBao answers it.
+pub(crate) fn list_response(keys: Vec<String>) -> Result<Response, DbError> {
+    if keys.is_empty() {
+        return Err(EngineError::NotFound.into());
+    }
     Ok(Response::json(json!({ "keys": keys })))
 }
 

@@ -1,15 +1,11 @@
-//! The PostgreSQL driver: tokio-postgres behind a small pool of our own (a semaphore for
-//! `max_open_connections`, an idle list capped at `max_idle_connections`, a lifetime cap), rustls for TLS,
-//! and `postgres-protocol` to SCRAM-hash passwords on the client when `password_authentication` asks for it.
+//! The PostgreSQL driver: tokio-postgres connections in the crate's small [`Pool`], rustls for TLS (libpq's
+//! `sslmode`s), and `postgres-protocol` to SCRAM-hash passwords on the client when `password_authentication`
+//! asks for it.
 
-use std::ops::{Deref, DerefMut};
 use std::str::FromStr as _;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -19,6 +15,7 @@ use crate::conn_string;
 use crate::driver::{
     DatabaseDriver, DeleteUser, DriverError, NewUser, RenewUser, SetPassword, format_expiration,
 };
+use crate::pool::{Connector, Pool};
 use crate::settings::{ConnectionSettings, PasswordAuthentication};
 use crate::statements::{self, Dialect, Vars};
 use crate::tls::{self, Verify};
@@ -28,8 +25,6 @@ const DEFAULT_RENEW: &str = r#"ALTER ROLE "{{name}}" VALID UNTIL '{{expiration}}
 /// OpenBao's default password change (static roles and root rotation).
 const DEFAULT_SET_PASSWORD: &str = r#"ALTER ROLE "{{username}}" WITH PASSWORD '{{password}}';"#;
 
-/// How long a call waits for a free pooled connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one operation (connect and statements) may take before it is abandoned as unavailable.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 /// Connect timeout when the connection string sets none.
@@ -40,21 +35,42 @@ const TLS_KEYS: &[&str] = &["sslmode", "sslrootcert", "sslcert", "sslkey", "ssls
 
 /// A pool of connections to one PostgreSQL server.
 pub(crate) struct PgDriver {
-    config: Config,
-    tls: MakeRustlsConnect,
+    pool: Pool<PgConnector>,
     password_authentication: PasswordAuthentication,
-    /// The root password, scrubbed from error messages.
-    root_password: Zeroizing<String>,
-    idle: Mutex<Vec<Idle>>,
-    permits: Semaphore,
-    max_idle: usize,
-    lifetime: Option<Duration>,
-    closed: AtomicBool,
 }
 
-struct Idle {
-    client: Client,
-    born: Instant,
+/// Dials PostgreSQL; each connection's I/O runs in its own task.
+struct PgConnector {
+    config: Config,
+    tls: MakeRustlsConnect,
+    /// The root password, scrubbed from error messages.
+    root_password: Zeroizing<String>,
+}
+
+#[async_trait]
+impl Connector for PgConnector {
+    type Conn = Client;
+
+    async fn connect(&self) -> Result<Client, DriverError> {
+        let (client, connection) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| classify(&e).redact(&[&self.root_password]))?;
+        tokio::spawn(async move {
+            // Ends when the client is dropped or the server goes away; errors surface on the client.
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    async fn healthy(&self, conn: &mut Client) -> bool {
+        !conn.is_closed()
+    }
+
+    fn reusable(&self, conn: &Client) -> bool {
+        !conn.is_closed()
+    }
 }
 
 impl PgDriver {
@@ -121,72 +137,25 @@ impl PgDriver {
                 .as_ref()
                 .map(|(c, k)| (c.as_slice(), k.as_slice())),
         )?;
-        Ok(Self {
+        let connector = PgConnector {
             config,
             tls: MakeRustlsConnect::new(tls_config),
-            password_authentication: settings.password_authentication,
             root_password: Zeroizing::new(settings.password.clone()),
-            idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(
-                usize::try_from(settings.max_open_connections.max(1)).unwrap_or(1),
+        };
+        Ok(Self {
+            pool: Pool::new(
+                connector,
+                settings.max_open_connections,
+                settings.max_idle_connections,
+                settings.lifetime(),
             ),
-            max_idle: usize::try_from(settings.max_idle_connections).unwrap_or(0),
-            lifetime: settings.lifetime(),
-            closed: AtomicBool::new(false),
+            password_authentication: settings.password_authentication,
         })
-    }
-
-    /// A pooled connection: an idle one that is still open and young enough, or a new one.
-    async fn get(&self) -> Result<Pooled<'_>, DriverError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(DriverError::Unavailable("connection pool is closed".into()));
-        }
-        let permit = tokio::time::timeout(ACQUIRE_TIMEOUT, self.permits.acquire())
-            .await
-            .map_err(|_| {
-                DriverError::Unavailable("timed out waiting for a free database connection".into())
-            })?
-            .map_err(|_| DriverError::Unavailable("connection pool is closed".into()))?;
-        loop {
-            let candidate = self
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            let Some(idle) = candidate else { break };
-            if !idle.client.is_closed() && !self.expired(idle.born) {
-                return Ok(Pooled {
-                    client: Some(idle.client),
-                    born: idle.born,
-                    pool: self,
-                    _permit: permit,
-                });
-            }
-        }
-        let (client, connection) = self
-            .config
-            .connect(self.tls.clone())
-            .await
-            .map_err(|e| self.error(&e))?;
-        tokio::spawn(async move {
-            // Ends when the client is dropped or the server goes away; errors surface on the client.
-            let _ = connection.await;
-        });
-        Ok(Pooled {
-            client: Some(client),
-            born: Instant::now(),
-            pool: self,
-            _permit: permit,
-        })
-    }
-
-    fn expired(&self, born: Instant) -> bool {
-        self.lifetime.is_some_and(|l| born.elapsed() >= l)
     }
 
     /// A driver error from tokio-postgres, root password scrubbed.
     fn error(&self, e: &tokio_postgres::Error) -> DriverError {
-        classify(e).redact(&[&self.root_password])
+        classify(e).redact(&[&self.pool.connector().root_password])
     }
 
     /// The password as it goes into SQL: plaintext, or a SCRAM verifier.
@@ -201,7 +170,7 @@ impl PgDriver {
 
     /// Runs `stmts` (already split) rendered with `vars` in one transaction.
     async fn in_transaction(&self, stmts: &[String], vars: Vars<'_>) -> Result<(), DriverError> {
-        let mut conn = self.get().await?;
+        let mut conn = self.pool.get().await?;
         let tx = conn.transaction().await.map_err(|e| self.error(&e))?;
         for stmt in stmts {
             let sql = Zeroizing::new(statements::render(stmt, vars));
@@ -225,7 +194,7 @@ impl PgDriver {
     /// owns to the current user, and drops it. Statements run one by one (not in a transaction) so a failing
     /// revoke does not keep the others from removing access.
     async fn default_delete(&self, name: &str) -> Result<(), DriverError> {
-        let conn = self.get().await?;
+        let conn = self.pool.get().await?;
         if !self.role_exists(&conn, name).await? {
             return Ok(());
         }
@@ -296,7 +265,7 @@ impl PgDriver {
 impl DatabaseDriver for PgDriver {
     async fn verify(&self) -> Result<(), DriverError> {
         timed(async {
-            let conn = self.get().await?;
+            let conn = self.pool.get().await?;
             conn.simple_query("SELECT 1")
                 .await
                 .map_err(|e| self.error(&e))?;
@@ -349,7 +318,7 @@ impl DatabaseDriver for PgDriver {
         }
         timed(async {
             {
-                let conn = self.get().await?;
+                let conn = self.pool.get().await?;
                 if !self.role_exists(&conn, req.username).await? {
                     return Ok(());
                 }
@@ -380,57 +349,7 @@ impl DatabaseDriver for PgDriver {
     }
 
     async fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.permits.close();
-        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner));
-        drop(idle);
-    }
-}
-
-/// A connection on loan from the pool; goes back to the idle list when dropped if it is still healthy.
-struct Pooled<'a> {
-    client: Option<Client>,
-    born: Instant,
-    pool: &'a PgDriver,
-    _permit: SemaphorePermit<'a>,
-}
-
-impl Deref for Pooled<'_> {
-    type Target = Client;
-
-    #[allow(clippy::expect_used, reason = "the client is only taken in Drop")]
-    fn deref(&self) -> &Client {
-        self.client
-            .as_ref()
-            .expect("pooled client present until drop")
-    }
-}
-
-impl DerefMut for Pooled<'_> {
-    #[allow(clippy::expect_used, reason = "the client is only taken in Drop")]
-    fn deref_mut(&mut self) -> &mut Client {
-        self.client
-            .as_mut()
-            .expect("pooled client present until drop")
-    }
-}
-
-impl Drop for Pooled<'_> {
-    fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
-            return;
-        };
-        let pool = self.pool;
-        if client.is_closed() || pool.closed.load(Ordering::Acquire) || pool.expired(self.born) {
-            return;
-        }
-        let mut idle = pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < pool.max_idle {
-            idle.push(Idle {
-                client,
-                born: self.born,
-            });
-        }
+        self.pool.close();
     }
 }
 
@@ -518,17 +437,29 @@ mod tests {
             "p@ss word",
         ))
         .unwrap();
-        assert_eq!(d.config.get_user(), Some("admin"));
-        assert_eq!(d.config.get_password(), Some("p@ss word".as_bytes()));
-        assert!(matches!(d.config.get_ssl_mode(), SslMode::Require));
+        assert_eq!(d.pool.connector().config.get_user(), Some("admin"));
+        assert_eq!(
+            d.pool.connector().config.get_password(),
+            Some("p@ss word".as_bytes())
+        );
+        assert!(matches!(
+            d.pool.connector().config.get_ssl_mode(),
+            SslMode::Require
+        ));
 
         let d = PgDriver::new(&settings(
             "host=127.0.0.1 port=5432 user={{username}} password={{password}} sslmode=disable",
             "pw",
         ))
         .unwrap();
-        assert_eq!(d.config.get_password(), Some("pw".as_bytes()));
-        assert!(matches!(d.config.get_ssl_mode(), SslMode::Disable));
+        assert_eq!(
+            d.pool.connector().config.get_password(),
+            Some("pw".as_bytes())
+        );
+        assert!(matches!(
+            d.pool.connector().config.get_ssl_mode(),
+            SslMode::Disable
+        ));
 
         let e = PgDriver::new(&settings("postgres://h/db?sslmode=verify-full", "pw"))
             .err()

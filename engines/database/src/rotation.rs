@@ -57,13 +57,13 @@ pub(crate) async fn rotate_locked(
     role: &mut StaticRoleEntry,
 ) -> Result<(), DbError> {
     let attempt = async {
-        let config = store::config(view, &role.db_name).await?.ok_or_else(|| {
+        let mut config = store::config(view, &role.db_name).await?.ok_or_else(|| {
             DbError::invalid(format!(
                 "failed to find entry for connection with name: {:?}",
                 role.db_name
             ))
         })?;
-        let driver = b.driver(view, &role.db_name, &config).await?;
+        let driver = b.driver(view, &role.db_name, &mut config).await?;
         let password = Zeroizing::new(system.generate_password(&config.password_policy).await?);
         role.rotation_started = unix(clock.now());
         store::save(view, &key(name), &*role).await?;

@@ -89,8 +89,8 @@ async fn lease_driver(
     view: &View,
     internal: &Internal,
 ) -> Result<(Arc<dyn DatabaseDriver>, bool), DbError> {
-    if let Some(config) = store::config(view, &internal.db_name).await? {
-        return Ok((b.driver(view, &internal.db_name, &config).await?, false));
+    if let Some(mut config) = store::config(view, &internal.db_name).await? {
+        return Ok((b.driver(view, &internal.db_name, &mut config).await?, false));
     }
     let snapshot = internal.connection.as_ref().ok_or_else(|| {
         DbError::Internal(format!(

@@ -583,3 +583,113 @@ async fn interrupted_root_rotation_is_settled_on_next_use() {
     h.write("reset/pg", json!({})).await.unwrap();
     h.creds("ro").await.unwrap();
 }
+
+/// A CA and a server certificate for `names`, as PEM: (ca, server cert, server key).
+fn certificates(names: &[&str]) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+    let leaf = params.signed_by(&key, &ca).unwrap();
+    (ca.pem(), leaf.pem(), key.serialize_pem())
+}
+
+#[tokio::test]
+async fn tls_modes() {
+    let pg = PgServer::start();
+    // The server's certificate names another host, so only a name-blind check accepts it.
+    let (ca, cert, key) = certificates(&["db.example"]);
+    let (other_ca, ..) = certificates(&["db.example"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = |f: &str| dir.path().join(f).display().to_string();
+    std::fs::write(path("server.pem"), cert).unwrap();
+    std::fs::write(path("server.key"), key).unwrap();
+    std::fs::write(path("ca.pem"), &ca).unwrap();
+    std::fs::write(path("other-ca.pem"), other_ca).unwrap();
+    let status = std::process::Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::set_permissions(
+        path("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    pg.psql(&format!(
+        "ALTER SYSTEM SET ssl_cert_file = '{}'",
+        path("server.pem")
+    ));
+    pg.psql(&format!(
+        "ALTER SYSTEM SET ssl_key_file = '{}'",
+        path("server.key")
+    ));
+    pg.psql("ALTER SYSTEM SET ssl = on");
+    pg.psql("SELECT pg_reload_conf()");
+    let on = testkit::poll_blocking(Duration::from_secs(30), || {
+        (pg.psql("SHOW ssl") == "on").then_some(())
+    });
+    assert!(on.is_some(), "ssl never turned on\n{}", pg.log());
+    pg.psql("CREATE TABLE seen (ssl boolean); GRANT INSERT ON seen TO PUBLIC");
+
+    let h = Harness::new().await;
+    let url = |query: &str| {
+        format!(
+            "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?{query}",
+            pg.port()
+        )
+    };
+    let write = |query: String| {
+        let h = &h;
+        let pg = &pg;
+        async move {
+            h.write(
+                "config/pg",
+                json!({"plugin_name": "postgresql-database-plugin", "connection_url": query,
+                       "username": pg.admin_user(), "password": pg.admin_password(), "allowed_roles": "*"}),
+            )
+            .await
+        }
+    };
+    let ca_file = path("ca.pem");
+    let other_file = path("other-ca.pem");
+    // Name checked: refused. Chain only: accepted. Unknown CA: refused either way.
+    let msg = invalid_msg(write(url(&format!("sslmode=verify-full&sslrootcert={ca_file}"))).await);
+    assert!(msg.contains("error verifying connection"), "{msg}");
+    write(url(&format!("sslmode=verify-ca&sslrootcert={ca_file}")))
+        .await
+        .unwrap();
+    invalid_msg(write(url(&format!("sslmode=verify-ca&sslrootcert={other_file}"))).await);
+    // Encryption without authentication, and proof that the engine's own session is encrypted.
+    write(url("sslmode=require")).await.unwrap();
+    h.write(
+        "roles/tls",
+        json!({"db_name": "pg", "creation_statements": [
+            CREATION,
+            "INSERT INTO seen SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ]}),
+    )
+    .await
+    .unwrap();
+    let c = h.creds("tls").await.unwrap();
+    assert_eq!(pg.psql("SELECT ssl FROM seen"), "t");
+    h.revoke(&c.secret).await.unwrap();
+    // Keyword/value form with TLS turned off.
+    h.write(
+        "config/pg",
+        json!({"connection_url": format!(
+            "host=127.0.0.1 port={} dbname=postgres user={{{{username}}}} password={{{{password}}}} sslmode=disable",
+            pg.port())}),
+    )
+    .await
+    .unwrap();
+    h.creds("tls").await.unwrap();
+    assert_eq!(
+        pg.psql("SELECT string_agg(ssl::text, ',' ORDER BY ssl) FROM seen"),
+        "false,true"
+    );
+}

@@ -326,3 +326,25 @@ async fn static_role_errors() {
         Err(EngineError::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn empty_lists_are_not_found() {
+    let h = Harness::new().await;
+    for path in ["config/", "roles/", "static-roles/"] {
+        assert!(
+            matches!(
+                h.call(Operation::List, path, json!({})).await,
+                Err(EngineError::NotFound)
+            ),
+            "{path}"
+        );
+    }
+    assert!(matches!(
+        h.read("static-roles/none").await,
+        Err(EngineError::NotFound)
+    ));
+    assert!(matches!(
+        h.call(Operation::Delete, "creds/x", json!({})).await,
+        Err(EngineError::UnsupportedOperation)
+    ));
+}

@@ -208,10 +208,13 @@ async fn pipeline_denies_and_routes() {
     ));
 }
 
+/// One recorded audit call: kind, path, the ACL verdict, the error.
+type Recorded = (String, String, Option<bool>, Option<String>);
+
 /// Records what the pipeline hands the audit broker; fails on demand.
 #[derive(Default)]
 struct Recorder {
-    entries: std::sync::Mutex<Vec<(String, String, Option<bool>, Option<String>)>>,
+    entries: std::sync::Mutex<Vec<Recorded>>,
     fail: std::sync::atomic::AtomicBool,
 }
 
