@@ -520,3 +520,49 @@ async fn lease_count_quota_caps_live_credentials() {
     let (status, body) = api.get("database/creds/ro").await;
     assert_eq!(status, 200, "no quota, no cap: {body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tokens_leases_go_with_it_on_revocation_and_on_expiry() {
+    let pg = PgServer::start();
+    let server = TestServer::dev().await;
+    let _bao = pg_setup(&pg, &server, &[]).await;
+    let root = server.api();
+    let mut users = Vec::new();
+    for ttl in ["1h", "3s"] {
+        let (status, body) = root
+            .post(
+                "auth/token/create",
+                json!({"ttl": ttl, "policies": ["root"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let token = str_at(&body, "/auth/client_token");
+        let (status, body) = root.with_token(Some(&token)).get("database/creds/ro").await;
+        assert_eq!(status, 200, "{body}");
+        let user = str_at(&body, "/data/username");
+        assert!(pg_role_exists(&pg, &user));
+        users.push((token, user));
+    }
+    // Revoking the first token revokes its lease (the worker drops the role).
+    let (status, body) = root
+        .post("auth/token/revoke", json!({"token": users[0].0}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    wait_until_true(
+        Duration::from_secs(30),
+        "the revoked token's role to be dropped",
+        || async { !pg_role_exists(&pg, &users[0].1) },
+    )
+    .await;
+    // The second token expires by itself; its lease goes with it.
+    wait_until_true(
+        Duration::from_secs(30),
+        "the expired token's role to be dropped",
+        || async { !pg_role_exists(&pg, &users[1].1) },
+    )
+    .await;
+    let (status, body) = root
+        .post("auth/token/lookup", json!({"token": users[1].0}))
+        .await;
+    assert_eq!(status, 403, "the expired token is gone: {body}");
+}
