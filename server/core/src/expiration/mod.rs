@@ -73,6 +73,8 @@ pub(crate) struct Expiration {
     queue: RevocationQueue,
     config: ExpirationConfig,
     quotas: Quotas,
+    /// Lease entries that could not be decoded (logged, skipped, counted; never a reason to fail).
+    corrupt: std::sync::atomic::AtomicU64,
 }
 
 impl Expiration {
@@ -83,6 +85,7 @@ impl Expiration {
     ) -> Arc<Self> {
         Arc::new(Self {
             quotas: Quotas::new(storage.clone()),
+            corrupt: std::sync::atomic::AtomicU64::new(0),
             storage,
             clock,
             buckets: Mutex::new(BTreeSet::new()),
@@ -213,6 +216,8 @@ impl Expiration {
                 Err(e) => {
                     // A corrupt entry is reported and skipped, never a reason to fail the manager.
                     tracing::error!(lease_id = %lease_id, error = %e, "lease entry is corrupt");
+                    self.corrupt
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     Ok(None)
                 }
             },
@@ -502,6 +507,11 @@ impl Expiration {
         Ok(self.ids_under("").await?.len())
     }
 
+    /// Lease entries found corrupt since unseal.
+    pub(crate) fn corrupt_entries(&self) -> u64 {
+        self.corrupt.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// `GET sys/leases?type=irrevocable`: irrevocable leases with their reasons.
     pub(crate) async fn irrevocable(&self) -> Result<Vec<Value>, CoreError> {
         let mut out = Vec::new();
@@ -772,7 +782,36 @@ async fn revoke_backend(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn a_corrupt_entry_is_counted_and_skipped_and_lists_walk_the_tree() {
+        let storage = storage::testing::PlainMem::shared();
+        let exp = Expiration::new(
+            storage.clone(),
+            Arc::new(crate::SystemClock),
+            ExpirationConfig::default(),
+        );
+        storage
+            .put(&id_key("db/creds/ro/bad"), b"{not json")
+            .await
+            .unwrap();
+        storage.put(&id_key("db/creds/rw/ok"), b"{}").await.unwrap();
+        assert!(matches!(
+            exp.lookup("db/creds/ro/bad").await,
+            Err(CoreError::InvalidRequest(_))
+        ));
+        assert_eq!(exp.corrupt_entries(), 1);
+        let mut ids = exp.ids_under("db/").await.unwrap();
+        ids.sort();
+        assert_eq!(ids, ["db/creds/ro/bad", "db/creds/rw/ok"]);
+        assert_eq!(exp.list("db/creds").await.unwrap(), ["ro/", "rw/"]);
+        assert_eq!(
+            exp.ids_under("db/creds/ro/bad").await.unwrap(),
+            ["db/creds/ro/bad"]
+        );
+    }
 
     #[test]
     fn backoff_grows_and_caps() {

@@ -121,7 +121,10 @@ fn lease_type(req: &Request) -> Result<Option<String>, CoreError> {
 async fn count(u: &Unsealed, req: &Request) -> Result<Response, CoreError> {
     if lease_type(req)?.is_none() {
         let n = u.expiration.count().await?;
-        return Ok(Response::json(json!({ "lease_count": n })));
+        return Ok(Response::json(json!({
+            "lease_count": n,
+            "corrupt_entries": u.expiration.corrupt_entries(),
+        })));
     }
     let leases = u.expiration.irrevocable().await?;
     let mut counts: Map<String, Value> = Map::new();
