@@ -32,6 +32,8 @@ const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 pub(crate) const TOKEN_LENGTH: usize = 24;
 /// Lock stripes serialising read-modify-write of one token (use counts, renewals, revocation).
 const LOCK_STRIPES: usize = 64;
+/// Entries kept in the checked-token cache before it is emptied (a bound, not a tuning knob).
+const CACHE_LIMIT: usize = 50_000;
 
 /// Creates, checks, renews and revokes tokens. Cheap to clone (all clones share one store).
 #[derive(Clone)]
@@ -44,6 +46,10 @@ struct Inner {
     salt: OnceCell<Salt>,
     batch_key: OnceCell<BatchKey>,
     hook: RwLock<Arc<dyn RevokeHook>>,
+    /// Entries of tokens that passed [`TokenStore::check`], by key, so a request does not read and decrypt its
+    /// token's entry again. Filled only by `check` under the token's lock stripe; every write of an entry
+    /// happens under that lock and drops the cached copy, so a cached entry is never older than storage.
+    cache: RwLock<std::collections::HashMap<String, TokenEntry>>,
     locks: Vec<Mutex<()>>,
     /// Never used in practice: what `lock` falls back to if a stripe index were out of range.
     spare: Mutex<()>,
@@ -66,6 +72,7 @@ impl TokenStore {
                 salt: OnceCell::new(),
                 batch_key: OnceCell::new(),
                 hook: RwLock::new(Arc::new(NoopHook)),
+                cache: RwLock::new(std::collections::HashMap::new()),
                 locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
                 spare: Mutex::new(()),
             }),
@@ -168,11 +175,32 @@ impl TokenStore {
 
     pub(crate) async fn put_entry(&self, key: &str, entry: &TokenEntry) -> Result<(), TokenError> {
         let value = encode(entry)?;
+        self.forget(key);
         self.inner
             .view
             .put(&format!("{}{key}", paths::ID_PREFIX), &value)
             .await?;
         Ok(())
+    }
+
+    /// Drops the cached entry of `key`; called (under the key's lock) by every path that writes the entry.
+    pub(crate) fn forget(&self, key: &str) {
+        if let Ok(mut cache) = self.inner.cache.write() {
+            cache.remove(key);
+        }
+    }
+
+    fn cached(&self, key: &str) -> Option<TokenEntry> {
+        self.inner.cache.read().ok()?.get(key).cloned()
+    }
+
+    fn remember(&self, key: &str, entry: &TokenEntry) {
+        if let Ok(mut cache) = self.inner.cache.write() {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(key.to_owned(), entry.clone());
+        }
     }
 
     /// Resolves a token to its key and entry: stored entries in any state, batch tokens only while valid at
@@ -245,7 +273,12 @@ impl TokenStore {
         }
         let key = self.key_of(token).await?;
         let _guard = self.lock(&key).await;
-        let Some(mut entry) = self.lookup_by_key(&key).await? else {
+        let cached = self.cached(&key);
+        let from_cache = cached.is_some();
+        let Some(mut entry) = (match cached {
+            Some(e) => Some(e),
+            None => self.lookup_by_key(&key).await?,
+        }) else {
             return Ok(None);
         };
         if entry.revocation_pending
@@ -260,6 +293,8 @@ impl TokenStore {
                 entry.revocation_pending = true;
             }
             self.put_entry(&key, &entry).await?;
+        } else if !from_cache {
+            self.remember(&key, &entry);
         }
         Ok(Some(entry))
     }

@@ -81,6 +81,7 @@ impl TokenStore {
                     value: super::encode(&entry)?,
                 });
             }
+            self.forget(&child);
             self.view().batch(ops).await?;
         }
         Ok(true)
@@ -118,6 +119,8 @@ impl TokenStore {
                 key: format!("{}{}/{key}", paths::PARENT_PREFIX, entry.parent),
             });
         }
+        let _guard = self.lock(key).await;
+        self.forget(key);
         self.view().batch(ops).await?;
         Ok(())
     }
@@ -210,6 +213,7 @@ impl TokenStore {
                     Some(entry) if parent_alive && entry.parent == parent => continue,
                     Some(mut entry) if entry.parent == parent => {
                         entry.parent.clear();
+                        self.forget(&child);
                         self.view()
                             .batch(vec![
                                 Op::Delete { key: index_key },
