@@ -12,6 +12,7 @@ use engine_sdk::{
 
 use crate::driver::{self, DatabaseDriver};
 use crate::error::DbError;
+use crate::paths;
 use crate::store::{self, DatabaseConfig};
 use crate::{
     path_config, path_creds, path_roles, path_rotate_root, path_static_roles, rotation,
@@ -474,12 +475,12 @@ impl LogicalBackend for DatabaseBackend {
             (P_CONFIG, Delete) => path_config::delete(self, &req).await,
             (P_RESET, Update) => path_config::reset(self, &req).await,
             (P_ROTATE_ROOT, Update) => path_rotate_root::rotate(self, &req).await,
-            (P_ROLES_LIST, List) => path_roles::list(&req, store::ROLE_PREFIX).await,
+            (P_ROLES_LIST, List) => path_roles::list(&req, paths::ROLE_PREFIX).await,
             (P_ROLE, Read) => path_roles::read(&req).await,
             (P_ROLE, Create | Update) => path_roles::write(&req).await,
             (P_ROLE, Delete) => path_roles::delete(&req).await,
             (P_CREDS, Read) => path_creds::read(self, &req).await,
-            (P_STATIC_ROLES_LIST, List) => path_roles::list(&req, store::STATIC_ROLE_PREFIX).await,
+            (P_STATIC_ROLES_LIST, List) => path_roles::list(&req, paths::STATIC_ROLE_PREFIX).await,
             (P_STATIC_ROLE, Read) => path_static_roles::read(&req).await,
             (P_STATIC_ROLE, Create | Update) => path_static_roles::write(self, &req).await,
             (P_STATIC_ROLE, Delete) => path_static_roles::delete(self, &req).await,
@@ -498,9 +499,9 @@ impl LogicalBackend for DatabaseBackend {
             return Ok(false);
         };
         let prefix = match spec.pattern {
-            P_CONFIG => store::CONFIG_PREFIX,
-            P_ROLE => store::ROLE_PREFIX,
-            P_STATIC_ROLE => store::STATIC_ROLE_PREFIX,
+            P_CONFIG => paths::CONFIG_PREFIX,
+            P_ROLE => paths::ROLE_PREFIX,
+            P_STATIC_ROLE => paths::STATIC_ROLE_PREFIX,
             _ => return Ok(false),
         };
         use engine_sdk::Storage as _;

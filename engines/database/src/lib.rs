@@ -20,6 +20,7 @@ mod path_creds;
 mod path_roles;
 mod path_rotate_root;
 mod path_static_roles;
+mod paths;
 mod pool;
 mod postgres;
 mod rotation;

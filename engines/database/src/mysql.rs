@@ -1,6 +1,7 @@
-//! The MySQL/MariaDB driver: sqlx connections in the crate's small [`Pool`]. Connection strings come as Go-MySQL DSNs, as OpenBao takes them
-//! (`{{username}}:{{password}}@tcp(host:3306)/db?tls=skip-verify`), or as `mysql://` URLs. MySQL commits
-//! DDL implicitly, so a creation that fails half-way is compensated by dropping the user.
+//! The MySQL/MariaDB driver: sqlx connections in the crate's small [`Pool`]. Connection strings come as
+//! Go-MySQL DSNs, as OpenBao takes them (`{{username}}:{{password}}@tcp(host:3306)/db?tls=skip-verify`), or
+//! as `mysql://` URLs. MySQL commits DDL implicitly, so a creation that fails half-way is compensated by
+//! dropping the user.
 
 use std::str::FromStr as _;
 use std::time::Duration;
@@ -24,6 +25,7 @@ const DEFAULT_SET_PASSWORD: &str = "ALTER USER '{{username}}'@'%' IDENTIFIED BY 
 
 /// How long one connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one operation (connect and statements) may take before it is abandoned as unavailable.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A pool of connections to one MySQL/MariaDB server.

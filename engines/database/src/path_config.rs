@@ -7,6 +7,7 @@ use crate::backend::{DatabaseBackend, name};
 use crate::driver::{self, Plugin};
 use crate::error::DbError;
 use crate::fields;
+use crate::paths;
 use crate::settings::ConnectionSettings;
 use crate::store::{self, DatabaseConfig, ENTRY_VERSION};
 
@@ -103,13 +104,13 @@ pub(crate) async fn write(b: &DatabaseBackend, req: &Request<'_>) -> Result<Resp
     config.generation = uuid::Uuid::new_v4().to_string();
     store::save(
         req.storage,
-        &format!("{}{name}", store::CONFIG_PREFIX),
+        &format!("{}{name}", paths::CONFIG_PREFIX),
         &config,
     )
     .await?;
     // An explicit password (or settings) supersedes an interrupted root rotation.
     req.storage
-        .delete(&format!("{}{name}", store::ROOT_PENDING_PREFIX))
+        .delete(&format!("{}{name}", paths::ROOT_PENDING_PREFIX))
         .await?;
     b.install(&name, &config.generation, driver);
 
@@ -152,17 +153,17 @@ pub(crate) async fn delete(b: &DatabaseBackend, req: &Request<'_>) -> Result<Res
     let lock = b.root_locks.get(&name);
     let _guard = lock.lock().await;
     req.storage
-        .delete(&format!("{}{name}", store::CONFIG_PREFIX))
+        .delete(&format!("{}{name}", paths::CONFIG_PREFIX))
         .await?;
     req.storage
-        .delete(&format!("{}{name}", store::ROOT_PENDING_PREFIX))
+        .delete(&format!("{}{name}", paths::ROOT_PENDING_PREFIX))
         .await?;
     b.forget(&name);
     Ok(Response::default())
 }
 
 pub(crate) async fn list(req: &Request<'_>) -> Result<Response, DbError> {
-    let keys = store::list_page(req.storage, store::CONFIG_PREFIX, "", 0).await?;
+    let keys = store::list_page(req.storage, paths::CONFIG_PREFIX, "", 0).await?;
     crate::path_roles::list_response(keys)
 }
 

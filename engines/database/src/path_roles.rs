@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::backend::name;
 use crate::error::DbError;
 use crate::fields;
+use crate::paths;
 use crate::store::{self, ENTRY_VERSION, RoleEntry, Statements};
 
 /// `LIST roles/` and `LIST static-roles/`, with OpenBao's `after`/`limit` pagination.
@@ -148,14 +149,14 @@ pub(crate) async fn write(req: &Request<'_>) -> Result<Response, DbError> {
     }
 
     role.version = ENTRY_VERSION;
-    store::save(req.storage, &format!("{}{name}", store::ROLE_PREFIX), &role).await?;
+    store::save(req.storage, &format!("{}{name}", paths::ROLE_PREFIX), &role).await?;
     Ok(Response::default())
 }
 
 pub(crate) async fn delete(req: &Request<'_>) -> Result<Response, DbError> {
     let name = name(req)?;
     req.storage
-        .delete(&format!("{}{name}", store::ROLE_PREFIX))
+        .delete(&format!("{}{name}", paths::ROLE_PREFIX))
         .await?;
     Ok(Response::default())
 }

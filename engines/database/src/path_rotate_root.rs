@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use crate::backend::{DatabaseBackend, name};
 use crate::driver::{self, DriverError, SetPassword};
 use crate::error::DbError;
+use crate::paths;
 use crate::secret_creds::unix;
 use crate::settings::ConnectionSettings;
 use crate::store::{self, DatabaseConfig, ENTRY_VERSION, RootRotationPending};
@@ -28,7 +29,7 @@ use crate::store::{self, DatabaseConfig, ENTRY_VERSION, RootRotationPending};
 const STALE_PENDING_SECS: u64 = 30;
 
 fn pending_key(name: &str) -> String {
-    format!("{}{name}", store::ROOT_PENDING_PREFIX)
+    format!("{}{name}", paths::ROOT_PENDING_PREFIX)
 }
 
 /// Whether `settings` can log in (a one-off connection, closed afterwards).
@@ -51,7 +52,7 @@ async fn store_password(
         .connection_details
         .insert("password".into(), Value::String(password.to_owned()));
     config.generation = uuid::Uuid::new_v4().to_string();
-    store::save(view, &format!("{}{name}", store::CONFIG_PREFIX), config).await?;
+    store::save(view, &format!("{}{name}", paths::CONFIG_PREFIX), config).await?;
     b.forget(name);
     Ok(())
 }
@@ -190,7 +191,7 @@ pub(crate) async fn recover_all(
     clock: &dyn Clock,
 ) -> Result<(), DbError> {
     let now = unix(clock.now());
-    for name in store::list_page(view, store::ROOT_PENDING_PREFIX, "", 0).await? {
+    for name in store::list_page(view, paths::ROOT_PENDING_PREFIX, "", 0).await? {
         let lock = b.root_locks.get(&name);
         let Ok(_guard) = lock.try_lock() else {
             continue;

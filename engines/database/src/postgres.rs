@@ -65,7 +65,9 @@ impl Connector for PgConnector {
     }
 
     async fn healthy(&self, conn: &mut Client) -> bool {
-        !conn.is_closed()
+        // An empty query is one round trip; it catches a connection the server ended while it sat idle (a
+        // restart sends FATAL 57P01 that only the next query would see).
+        !conn.is_closed() && conn.simple_query("").await.is_ok()
     }
 
     fn reusable(&self, conn: &Client) -> bool {

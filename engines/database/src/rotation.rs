@@ -13,6 +13,7 @@ use crate::backend::DatabaseBackend;
 use crate::cron::Schedule;
 use crate::driver::SetPassword;
 use crate::error::DbError;
+use crate::paths;
 use crate::secret_creds::unix;
 use crate::store::{self, StaticRoleEntry};
 
@@ -43,7 +44,7 @@ pub(crate) fn next_rotation(role: &StaticRoleEntry, now: SystemTime) -> Result<u
 }
 
 pub(crate) fn key(name: &str) -> String {
-    format!("{}{name}", store::STATIC_ROLE_PREFIX)
+    format!("{}{name}", paths::STATIC_ROLE_PREFIX)
 }
 
 /// Rotates `role` (already loaded; the caller holds the role's lock): a fresh password is set in the database
@@ -138,7 +139,7 @@ pub(crate) async fn periodic(
 ) -> Result<(), DbError> {
     crate::path_rotate_root::recover_all(b, req.storage, req.clock).await?;
     let now = unix(req.clock.now());
-    for name in store::list_page(req.storage, store::STATIC_ROLE_PREFIX, "", 0).await? {
+    for name in store::list_page(req.storage, paths::STATIC_ROLE_PREFIX, "", 0).await? {
         let lock = b.static_locks.get(&name);
         let Ok(_guard) = lock.try_lock() else {
             continue;

@@ -1,5 +1,4 @@
-//! What the engine persists inside its mount, and the storage keys it reserves. Key layout follows OpenBao's
-//! (`config/`, `role/`, `static-role/`) so an operator reading a storage dump finds the same names.
+//! What the engine persists inside its mount (keys in [`crate::paths`]).
 
 use engine_sdk::{Storage as _, View};
 use serde::de::DeserializeOwned;
@@ -9,16 +8,8 @@ use zeroize::Zeroize;
 
 use crate::driver::Plugin;
 use crate::error::DbError;
+use crate::paths::{CONFIG_PREFIX, ROLE_PREFIX, STATIC_ROLE_PREFIX};
 use crate::settings::ConnectionSettings;
-
-/// Connection configs: `config/<name>`.
-pub(crate) const CONFIG_PREFIX: &str = "config/";
-/// Dynamic roles: `role/<name>`.
-pub(crate) const ROLE_PREFIX: &str = "role/";
-/// Static roles (definition and rotation state): `static-role/<name>`.
-pub(crate) const STATIC_ROLE_PREFIX: &str = "static-role/";
-/// A root rotation in flight: `rotate-root-pending/<config name>`, written before the database is changed.
-pub(crate) const ROOT_PENDING_PREFIX: &str = "rotate-root-pending/";
 
 /// Version stamped on every entry this crate writes.
 pub(crate) const ENTRY_VERSION: u32 = 1;

@@ -156,9 +156,13 @@ async fn revoke_survives_db_restart() {
     let pg = PgServer::start();
     let h = setup(&pg).await;
     let c = h.creds("ro").await.unwrap();
+    // Pooled connections that the restart cut are noticed and replaced, not handed out.
+    pg.restart();
+    h.creds("ro").await.unwrap();
     pg.stop();
     let (msg, retryable) = upstream(h.revoke(&c.secret).await);
     assert!(retryable, "a stopped database must be retryable: {msg}");
+    assert!(msg.contains("error connecting to server"), "{msg}");
     pg.restart();
     h.revoke(&c.secret).await.unwrap();
     assert!(!role_exists(&pg, &c.username));
