@@ -3,7 +3,6 @@
 #![warn(missing_docs)]
 
 mod backend;
-mod cidr;
 mod error;
 mod password;
 mod path_login;
@@ -11,7 +10,6 @@ mod path_user_password;
 mod path_user_policies;
 mod path_users;
 mod paths;
-mod token_fields;
 mod user;
 
 #[cfg(test)]

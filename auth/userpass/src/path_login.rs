@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::backend::{UserpassBackend, username};
 use crate::password::PasswordHash;
-use crate::{UserpassError, cidr, user};
+use crate::{UserpassError, user};
 
 /// POST `login/{username}` with `password`. An unknown user and a wrong password fail alike, after the same
 /// hashing work.
@@ -38,7 +38,7 @@ pub(crate) async fn login(
     let remote = req.remote_addr.map(|a| a.ip());
     if !entry.token.token_bound_cidrs.is_empty() {
         let ip = remote.ok_or(UserpassError::SourceNotAllowed)?;
-        if !cidr::allowed(&entry.token.token_bound_cidrs, ip) {
+        if !engine_sdk::cidr::allowed(&entry.token.token_bound_cidrs, ip) {
             return Err(UserpassError::SourceNotAllowed);
         }
     }

@@ -3,8 +3,8 @@
 use engine_sdk::{Request, Response, field};
 
 use crate::backend::{UserpassBackend, username};
-use crate::token_fields::sanitize_policies;
 use crate::{UserpassError, user};
+use engine_sdk::token_fields::sanitize_policies;
 
 /// POST `users/{username}/policies` with `token_policies` (or the deprecated `policies`).
 pub(crate) async fn update(

@@ -4,10 +4,11 @@ use engine_sdk::{Storage, View, field};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::UserpassError;
 use crate::password::PasswordHash;
 use crate::paths::USER_PREFIX;
-use crate::token_fields::{TokenParams, sanitize_policies, seconds};
-use crate::{UserpassError, cidr};
+use engine_sdk::cidr;
+use engine_sdk::token_fields::{TokenParams, sanitize_policies, seconds};
 
 /// Format version of [`UserEntry`].
 const USER_ENTRY_VERSION: u32 = 1;
@@ -81,7 +82,7 @@ impl UserEntry {
             self.token.token_bound_cidrs = self.bound_cidrs.clone();
         }
 
-        self.token.validate()
+        Ok(self.token.validate()?)
     }
 
     /// The read response: every setting, never the password.

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+pub mod cidr;
 mod clock;
 mod error;
 pub mod field;
@@ -13,6 +14,7 @@ mod path;
 mod request;
 mod response;
 pub mod testing;
+pub mod token_fields;
 
 pub use backend::{BackendConfig, Factory, LogicalBackend, SpecialPaths};
 pub use clock::{Clock, SystemClock};

@@ -5,14 +5,14 @@ use std::net::IpAddr;
 
 /// An address block; a bare address is a single-host block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Cidr {
+pub struct Cidr {
     addr: IpAddr,
     prefix: u8,
 }
 
 impl Cidr {
     /// Parses `10.0.0.0/8`, `::1/128` or a bare address.
-    pub(crate) fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let bad = || format!("invalid address or CIDR block: {s:?}");
         let (addr, prefix) = match s.split_once('/') {
@@ -29,7 +29,7 @@ impl Cidr {
     }
 
     /// Whether `ip` falls inside the block (IPv4-mapped IPv6 addresses count as IPv4).
-    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+    pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr.to_canonical(), ip.to_canonical()) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
                 let mask = u32::MAX
@@ -64,7 +64,7 @@ fn max_prefix(addr: IpAddr) -> u8 {
 }
 
 /// Parses a list of blocks into their canonical strings.
-pub(crate) fn canonical_list(items: &[String]) -> Result<Vec<String>, String> {
+pub fn canonical_list(items: &[String]) -> Result<Vec<String>, String> {
     items
         .iter()
         .map(|s| Cidr::parse(s).map(|c| c.to_string()))
@@ -72,7 +72,7 @@ pub(crate) fn canonical_list(items: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// Whether `ip` is inside any of the stored (already validated) blocks.
-pub(crate) fn allowed(blocks: &[String], ip: IpAddr) -> bool {
+pub fn allowed(blocks: &[String], ip: IpAddr) -> bool {
     blocks
         .iter()
         .filter_map(|b| Cidr::parse(b).ok())

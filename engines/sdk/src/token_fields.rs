@@ -4,16 +4,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use engine_sdk::{Auth, field};
+use crate::{Auth, EngineError, cidr, field};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-
-use crate::{UserpassError, cidr};
 
 /// Which kind of token a login issues.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum TokenType {
+pub enum TokenType {
     /// The mount's tuned default (service unless changed).
     #[default]
     Default,
@@ -36,26 +34,36 @@ impl TokenType {
 /// Token settings stored with a user; durations in seconds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub(crate) struct TokenParams {
-    pub(crate) token_bound_cidrs: Vec<String>,
-    pub(crate) token_explicit_max_ttl: u64,
-    pub(crate) token_max_ttl: u64,
-    pub(crate) token_no_default_policy: bool,
-    pub(crate) token_num_uses: u32,
-    pub(crate) token_period: u64,
-    pub(crate) token_policies: Vec<String>,
-    pub(crate) token_type: TokenType,
-    pub(crate) token_ttl: u64,
-    pub(crate) token_strictly_bind_ip: bool,
+pub struct TokenParams {
+    /// CIDR blocks the token may be used from.
+    pub token_bound_cidrs: Vec<String>,
+    /// Hard cap on the token's life, renewals included (seconds).
+    pub token_explicit_max_ttl: u64,
+    /// Maximum lifetime through renewals (seconds).
+    pub token_max_ttl: u64,
+    /// Leave the `default` policy out.
+    pub token_no_default_policy: bool,
+    /// Uses before the token is revoked (0 = unlimited).
+    pub token_num_uses: u32,
+    /// Period of a periodic token (seconds).
+    pub token_period: u64,
+    /// Policies of the token.
+    pub token_policies: Vec<String>,
+    /// Kind of token issued.
+    pub token_type: TokenType,
+    /// Initial TTL (seconds).
+    pub token_ttl: u64,
+    /// Bind the token to the login's source address.
+    pub token_strictly_bind_ip: bool,
 }
 
 impl TokenParams {
     /// Applies the `token_*` fields present in `data` (absent ones keep their value), as OpenBao's
     /// `ParseTokenFields` does. Cross-field rules are checked by [`TokenParams::validate`].
-    pub(crate) fn apply(&mut self, data: &Map<String, Value>) -> Result<(), UserpassError> {
+    pub fn apply(&mut self, data: &Map<String, Value>) -> Result<(), EngineError> {
         if let Some(cidrs) = field::strings(data, "token_bound_cidrs")? {
             self.token_bound_cidrs =
-                cidr::canonical_list(&cidrs).map_err(UserpassError::InvalidField)?;
+                cidr::canonical_list(&cidrs).map_err(EngineError::InvalidRequest)?;
         }
         if let Some(s) = seconds(data, "token_explicit_max_ttl")? {
             self.token_explicit_max_ttl = s;
@@ -78,7 +86,7 @@ impl TokenParams {
                 "service" => TokenType::Service,
                 "batch" => TokenType::Batch,
                 _ => {
-                    return Err(UserpassError::InvalidField(format!(
+                    return Err(EngineError::InvalidRequest(format!(
                         "invalid 'token_type' value {t:?}"
                     )));
                 }
@@ -97,8 +105,8 @@ impl TokenParams {
     }
 
     /// The rules between fields, with OpenBao's messages.
-    pub(crate) fn validate(&self) -> Result<(), UserpassError> {
-        let bad = |m: &str| Err(UserpassError::InvalidField(m.to_owned()));
+    pub fn validate(&self) -> Result<(), EngineError> {
+        let bad = |m: &str| Err(EngineError::InvalidRequest(m.to_owned()));
         if self.token_type == TokenType::Batch {
             if self.token_period != 0 {
                 return bad(
@@ -123,7 +131,7 @@ impl TokenParams {
     }
 
     /// Writes the fields into a read response (`PopulateTokenData`).
-    pub(crate) fn populate_data(&self, m: &mut Map<String, Value>) {
+    pub fn populate_data(&self, m: &mut Map<String, Value>) {
         m.insert("token_bound_cidrs".into(), json!(self.token_bound_cidrs));
         m.insert(
             "token_explicit_max_ttl".into(),
@@ -147,11 +155,11 @@ impl TokenParams {
 
     /// Fills the token settings of a login's `Auth` (`PopulateTokenAuth`). With `token_strictly_bind_ip` the
     /// token is bound to the login's source address, which must then be known.
-    pub(crate) fn populate_auth(
+    pub fn populate_auth(
         &self,
         auth: &mut Auth,
         remote: Option<IpAddr>,
-    ) -> Result<(), UserpassError> {
+    ) -> Result<(), EngineError> {
         auth.bound_cidrs = self.token_bound_cidrs.clone();
         auth.explicit_max_ttl = Duration::from_secs(self.token_explicit_max_ttl);
         auth.max_ttl = Duration::from_secs(self.token_max_ttl);
@@ -167,7 +175,7 @@ impl TokenParams {
         auth.ttl = Duration::from_secs(self.token_ttl);
         auth.num_uses = self.token_num_uses;
         if self.token_strictly_bind_ip {
-            let ip = remote.ok_or(UserpassError::SourceNotAllowed)?;
+            let ip = remote.ok_or(EngineError::PermissionDenied)?;
             auth.bound_cidrs = vec![ip.to_canonical().to_string()];
         }
         Ok(())
@@ -175,14 +183,14 @@ impl TokenParams {
 }
 
 /// OpenBao's message for a negative number; the SDK helpers would only say "non-negative".
-fn reject_negative(data: &Map<String, Value>, name: &str) -> Result<(), UserpassError> {
+fn reject_negative(data: &Map<String, Value>, name: &str) -> Result<(), EngineError> {
     let negative = match data.get(name) {
         Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f < 0.0),
         Some(Value::String(s)) => s.trim().starts_with('-'),
         _ => false,
     };
     if negative {
-        Err(UserpassError::InvalidField(format!(
+        Err(EngineError::InvalidRequest(format!(
             "'{name}' cannot be negative"
         )))
     } else {
@@ -191,25 +199,25 @@ fn reject_negative(data: &Map<String, Value>, name: &str) -> Result<(), Userpass
 }
 
 /// A duration field as whole seconds.
-pub(crate) fn seconds(data: &Map<String, Value>, name: &str) -> Result<Option<u64>, UserpassError> {
+pub fn seconds(data: &Map<String, Value>, name: &str) -> Result<Option<u64>, EngineError> {
     reject_negative(data, name)?;
     Ok(field::duration(data, name)?.map(|d| d.as_secs()))
 }
 
 /// A use count that fits a token's `num_uses`.
-fn count(data: &Map<String, Value>, name: &str) -> Result<Option<u32>, UserpassError> {
+fn count(data: &Map<String, Value>, name: &str) -> Result<Option<u32>, EngineError> {
     reject_negative(data, name)?;
     field::uint(data, name)?
         .map(|n| {
             u32::try_from(n)
-                .map_err(|_| UserpassError::InvalidField(format!("'{name}' is too large")))
+                .map_err(|_| EngineError::InvalidRequest(format!("'{name}' is too large")))
         })
         .transpose()
 }
 
 /// OpenBao's `SanitizePolicies` without adding `default`: trimmed, lower-cased, no empties, sorted and unique;
 /// `root` swallows every other policy.
-pub(crate) fn sanitize_policies(policies: &[String]) -> Vec<String> {
+pub fn sanitize_policies(policies: &[String]) -> Vec<String> {
     let mut out: Vec<String> = policies
         .iter()
         .map(|p| p.trim().to_lowercase())
