@@ -108,6 +108,7 @@ impl Response {
         self.data.is_none()
             && self.warnings.is_empty()
             && self.auth.is_none()
+            && self.lease.is_none()
             && self.wrap_info.is_none()
             && self.raw_json.is_none()
     }

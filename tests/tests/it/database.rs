@@ -26,7 +26,7 @@ async fn pg_setup(pg: &PgServer, server: &TestServer, role_args: &[&str]) -> Bao
         &format!("connection_url={}", pg.url_with_template()),
         &format!("username={}", pg.admin_user()),
         &format!("password={}", pg.admin_password()),
-        "allowed_roles=ro,short,broken",
+        "allowed_roles=ro,short,broken,app",
     ])
     .await
     .expect_code(0, "write the connection");
@@ -115,6 +115,18 @@ async fn postgres_credentials_login_renew_and_revoke_with_bao() {
         .await;
     out.expect_code(0, "lookup");
     assert_eq!(str_at(&out.json(), "/data/id"), lease_id);
+    assert_eq!(str_at(&out.json(), "/data/path"), "database/creds/ro");
+
+    // A renewal within max_ttl answers the lease (not an empty 204).
+    let out = bao
+        .run(&["lease", "renew", "-increment=30m", &lease_id])
+        .await;
+    out.expect_code(0, "renew within max_ttl");
+    assert!(
+        out.stdout.contains("lease_duration") && out.stdout.contains("30m"),
+        "{}",
+        out.stdout
+    );
 
     bao.run(&["lease", "revoke", "-sync", &lease_id])
         .await
@@ -565,4 +577,81 @@ async fn a_tokens_leases_go_with_it_on_revocation_and_on_expiry() {
         .post("auth/token/lookup", json!({"token": users[1].0}))
         .await;
     assert_eq!(status, 403, "the expired token is gone: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_role_rotation_and_root_rotation_with_bao() {
+    let pg = PgServer::start();
+    let server = TestServer::dev().await;
+    let bao = pg_setup(&pg, &server, &[]).await;
+    pg.psql("CREATE ROLE app_static WITH LOGIN PASSWORD 'initial-pw'");
+    bao.run(&[
+        "write",
+        "database/static-roles/app",
+        "db_name=pg",
+        "username=app_static",
+        "rotation_period=1h",
+    ])
+    .await
+    .expect_code(0, "write the static role");
+    // Imported with a rotation: the initial password no longer works, the issued one does.
+    let out = bao
+        .run(&["read", "-format=json", "database/static-creds/app"])
+        .await;
+    out.expect_code(0, "static creds");
+    let creds_json = out.json();
+    let first = str_at(&creds_json, "/data/password");
+    assert_eq!(str_at(&creds_json, "/data/username"), "app_static");
+    assert!(
+        creds_json["data"]["ttl"].as_u64().unwrap_or_default() > 3500,
+        "{creds_json}"
+    );
+    assert!(pg.psql_as("app_static", "initial-pw", "SELECT 1").is_err());
+    assert_eq!(
+        pg.psql_as("app_static", &first, "SELECT 1")
+            .expect("rotated password")
+            .trim(),
+        "1"
+    );
+
+    bao.run(&["write", "-f", "database/rotate-role/app"])
+        .await
+        .expect_code(0, "rotate-role");
+    let second = str_at(
+        &bao.run(&["read", "-format=json", "database/static-creds/app"])
+            .await
+            .json(),
+        "/data/password",
+    );
+    assert_ne!(first, second);
+    assert!(
+        pg.psql_as("app_static", &first, "SELECT 1").is_err(),
+        "the old password stops working"
+    );
+    assert_eq!(
+        pg.psql_as("app_static", &second, "SELECT 1")
+            .expect("new password")
+            .trim(),
+        "1"
+    );
+
+    // rotate-root: the old root password stops working and the engine keeps working.
+    bao.run(&["write", "-f", "database/rotate-root/pg"])
+        .await
+        .expect_code(0, "rotate-root");
+    assert!(
+        pg.psql_as(pg.admin_user(), pg.admin_password(), "SELECT 1")
+            .is_err(),
+        "the old root password is rotated away"
+    );
+    let out = bao
+        .run(&["read", "-format=json", "database/creds/ro"])
+        .await;
+    out.expect_code(0, "creds after rotate-root");
+    let (lease_id, user, _) = creds(&out.json());
+    assert!(pg_role_exists(&pg, &user));
+    bao.run(&["lease", "revoke", "-sync", &lease_id])
+        .await
+        .expect_code(0, "revoke after rotate-root");
+    assert!(!pg_role_exists(&pg, &user));
 }

@@ -237,6 +237,7 @@ impl Expiration {
             "issue_time": crate::clock::rfc3339(at(entry.issue_time)),
             "expire_time": crate::clock::rfc3339(at(entry.expire_time)),
             "last_renewal": entry.last_renewal.map(|t| crate::clock::rfc3339(at(t))),
+            "path": entry.lease_id.rsplit_once('/').map(|(p, _)| p).unwrap_or_default(),
             "renewable": entry.renewable && entry.irrevocable.is_none(),
             "ttl": entry.expire_time.saturating_sub(now),
         })))
