@@ -102,6 +102,8 @@ pub const SUDO_PATHS: &[&str] = &[
     "auth/token/revoke-orphan/*",
     "sys/audit",
     "sys/audit/*",
+    // Coffer: the audit files' chain-verification keys.
+    "sys/audit-verify-key/*",
     "sys/auth/*",
     "sys/config/auditing/*",
     "sys/config/cors",

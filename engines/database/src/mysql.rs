@@ -397,8 +397,11 @@ fn parse_dsn(dsn: &str) -> Result<(MySqlConnectOptions, Option<String>), DriverE
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
     let mut options = MySqlConnectOptions::new()
         .username(&conn_string::unescape(user))
-        .password(password)
         .ssl_mode(MySqlSslMode::Disabled);
+    // An empty password means none at all (as Go's driver sends it), not an empty one.
+    if !password.is_empty() {
+        options = options.password(password);
+    }
     if !dbname.is_empty() {
         options = options.database(&conn_string::unescape(dbname));
     }

@@ -13,6 +13,13 @@ pub enum EngineError {
     /// The caller may not do this (403).
     #[error("permission denied")]
     PermissionDenied,
+    /// A refused login (403 "permission denied" to the client). `reason` is a stable code saying why
+    /// (`reviewer_unauthorized`, `namespace_not_authorized`, ...) for logs and audit only, never for the client.
+    #[error("permission denied")]
+    Denied {
+        /// Machine-readable reason code.
+        reason: String,
+    },
     /// 403 with OpenBao's specific message (e.g. "bad token").
     #[error("{0}")]
     Forbidden(String),

@@ -1,6 +1,7 @@
 //! The audit broker's two call sites in the pipeline (DESIGN.md §2): the request is recorded after the ACL
 //! decision and before routing (denied requests too), the response after routing. With devices enabled, a request
-//! none of them records is not routed (fail closed). The devices themselves implement [`AuditBroker`].
+//! none of them records is not routed (fail closed). The devices live in `server-audit`; its `Broker` implements
+//! [`AuditBroker`] below, converting the pipeline's view into the devices' input.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,8 @@ pub struct AuditEntry<'a> {
     pub auth: Option<&'a AuditAuth>,
     /// Why the request failed, when it did.
     pub error: Option<String>,
+    /// A machine-readable reason code for a refused login (never shown to the client).
+    pub reason: Option<String>,
 }
 
 /// Why no audit device recorded an entry.
@@ -83,26 +86,6 @@ pub trait AuditBroker: Send + Sync {
         entry: &AuditEntry<'_>,
         response: Option<&Response>,
     ) -> Result<(), AuditError>;
-}
-
-/// The broker with no devices.
-pub struct NoAudit;
-
-#[async_trait]
-impl AuditBroker for NoAudit {
-    fn active(&self) -> bool {
-        false
-    }
-    async fn log_request(&self, _entry: &AuditEntry<'_>) -> Result<(), AuditError> {
-        Ok(())
-    }
-    async fn log_response(
-        &self,
-        _entry: &AuditEntry<'_>,
-        _response: Option<&Response>,
-    ) -> Result<(), AuditError> {
-        Ok(())
-    }
 }
 
 #[derive(Default)]
@@ -186,6 +169,7 @@ impl<'a> Trail<'a> {
             mount,
             auth,
             error,
+            reason: None,
         };
         self.broker.log_request(&entry).await.map_err(|e| {
             tracing::error!(request_id = %self.request.id, error = %e, "audit: request not recorded");
@@ -208,6 +192,10 @@ impl<'a> Trail<'a> {
         }
         let (mount, auth, logged) = self.snapshot();
         let error = outcome.as_ref().err().map(ToString::to_string);
+        let reason = match &outcome {
+            Err(CoreError::LoginDenied(r)) => Some(r.clone()),
+            _ => None,
+        };
         if !logged && !matches!(outcome, Err(CoreError::AuditUnavailable)) {
             self.log_request(mount.as_ref(), auth.as_ref(), error.clone())
                 .await?;
@@ -217,6 +205,7 @@ impl<'a> Trail<'a> {
             mount: mount.as_ref(),
             auth: auth.as_ref(),
             error,
+            reason,
         };
         if let Err(e) = self
             .broker
@@ -227,5 +216,178 @@ impl<'a> Trail<'a> {
             return Err(CoreError::AuditUnavailable);
         }
         outcome
+    }
+}
+
+/// The devices' broker seen through the pipeline's trait: converts a request (and response) into the audit
+/// crate's input, which HMACs and writes it.
+#[async_trait]
+impl AuditBroker for server_audit::Broker {
+    fn active(&self) -> bool {
+        server_audit::Broker::active(self)
+    }
+
+    async fn log_request(&self, entry: &AuditEntry<'_>) -> Result<(), AuditError> {
+        self.log(&input(entry, server_audit::EntryKind::Request, None))
+            .await
+            .map_err(|e| AuditError(e.to_string()))
+    }
+
+    async fn log_response(
+        &self,
+        entry: &AuditEntry<'_>,
+        response: Option<&Response>,
+    ) -> Result<(), AuditError> {
+        self.log(&input(
+            entry,
+            server_audit::EntryKind::Response,
+            Some(response_info(entry, response)),
+        ))
+        .await
+        .map_err(|e| AuditError(e.to_string()))
+    }
+}
+
+fn operation(op: crate::Operation) -> &'static str {
+    match op {
+        crate::Operation::Read => "read",
+        crate::Operation::List => "list",
+        crate::Operation::Create => "create",
+        crate::Operation::Update => "update",
+        crate::Operation::Delete => "delete",
+        crate::Operation::Patch => "patch",
+    }
+}
+
+fn input(
+    entry: &AuditEntry<'_>,
+    kind: server_audit::EntryKind,
+    response: Option<server_audit::ResponseInfo>,
+) -> server_audit::AuditInput {
+    let req = entry.request;
+    let mount = entry.mount.cloned().unwrap_or_default();
+    let auth = entry.auth.map(|a| server_audit::AuthInfo {
+        client_token: a.client_token.clone(),
+        accessor: a.accessor.clone(),
+        display_name: a.display_name.clone(),
+        policies: a.policies.clone(),
+        token_policies: a.policies.clone(),
+        metadata: a.metadata.clone(),
+        entity_id: a.entity_id.clone(),
+        token_type: a.token_type.clone(),
+        token_ttl: a.token_ttl,
+        policy_results: a.allowed.map(|allowed| server_audit::PolicyResults {
+            allowed,
+            ..server_audit::PolicyResults::default()
+        }),
+        ..server_audit::AuthInfo::default()
+    });
+    server_audit::AuditInput {
+        kind,
+        time: std::time::SystemTime::now(),
+        request: server_audit::RequestInfo {
+            id: req.id.clone(),
+            operation: operation(req.operation).to_owned(),
+            path: req.path.clone(),
+            data: (!req.data.is_empty()).then(|| req.data.clone()),
+            remote_address: req
+                .remote_addr
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+            remote_port: req.remote_addr.map(|a| a.port()).unwrap_or_default(),
+            wrap_ttl: req.wrap_ttl.map(|d| d.as_secs()).unwrap_or_default(),
+            client_token: entry
+                .auth
+                .map(|a| a.client_token.clone())
+                .or_else(|| req.token.as_ref().map(|t| t.0.clone()))
+                .unwrap_or_default(),
+            client_token_accessor: entry.auth.map(|a| a.accessor.clone()).unwrap_or_default(),
+            mount_point: mount.path.clone(),
+            mount_type: mount.kind.clone(),
+            mount_accessor: mount.accessor.clone(),
+            ..server_audit::RequestInfo::default()
+        },
+        auth,
+        response,
+        error: entry.error.clone(),
+        reason: entry.reason.clone(),
+        non_hmac_request_keys: Vec::new(),
+        non_hmac_response_keys: Vec::new(),
+    }
+}
+
+fn response_info(
+    entry: &AuditEntry<'_>,
+    response: Option<&Response>,
+) -> server_audit::ResponseInfo {
+    let mount = entry.mount.cloned().unwrap_or_default();
+    let Some(resp) = response else {
+        return server_audit::ResponseInfo::default();
+    };
+    let str_at = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let strings = |v: &serde_json::Value, k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    server_audit::ResponseInfo {
+        data: resp.data.clone(),
+        warnings: resp.warnings.clone(),
+        lease_id: resp
+            .lease
+            .as_ref()
+            .map(|l| l.id.clone())
+            .filter(|id| !id.is_empty()),
+        wrap_info: resp.wrap_info.as_ref().map(|w| server_audit::WrapInfo {
+            token: w.token.clone(),
+            accessor: w.accessor.clone(),
+            ttl: w.ttl,
+            creation_path: w.creation_path.clone(),
+            wrapped_accessor: w.wrapped_accessor.clone(),
+            creation_time: time::OffsetDateTime::parse(
+                &w.creation_time,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map(std::time::SystemTime::from)
+            .unwrap_or_else(|_| std::time::SystemTime::now()),
+        }),
+        auth: resp.auth.as_ref().map(|a| server_audit::AuthInfo {
+            client_token: str_at(a, "client_token"),
+            accessor: str_at(a, "accessor"),
+            policies: strings(a, "policies"),
+            token_policies: strings(a, "token_policies"),
+            entity_id: str_at(a, "entity_id"),
+            token_type: str_at(a, "token_type"),
+            token_ttl: a
+                .get("lease_duration")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or_default(),
+            ..server_audit::AuthInfo::default()
+        }),
+        mount_point: mount.path,
+        mount_type: mount.kind,
+        mount_accessor: mount.accessor,
+        ..server_audit::ResponseInfo::default()
+    }
+}
+
+/// The core's view of an audit-device management error.
+pub(crate) fn core_error(e: server_audit::AuditError) -> CoreError {
+    match e {
+        server_audit::AuditError::InvalidRequest(m) => CoreError::InvalidRequest(m),
+        e @ server_audit::AuditError::PathInUse(_) => CoreError::InvalidRequest(e.to_string()),
+        server_audit::AuditError::NoDeviceRecorded(_) => CoreError::AuditUnavailable,
+        server_audit::AuditError::Storage(s) => CoreError::Storage(s),
+        other => CoreError::Internal(other.to_string()),
     }
 }

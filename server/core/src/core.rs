@@ -34,8 +34,14 @@ pub struct CoreOptions {
     pub default_lease_ttl: Duration,
     /// System maximum lease TTL.
     pub max_lease_ttl: Duration,
-    /// The audit devices.
+    /// Where the pipeline records requests and responses (normally `audit_devices`).
     pub audit: Arc<dyn crate::AuditBroker>,
+    /// The audit devices, managed through `sys/audit` and restored at unseal.
+    pub audit_devices: Arc<server_audit::Broker>,
+    /// Allow `sys/audit` to enable devices (OpenBao's `unsafe_allow_api_audit_creation`).
+    pub allow_api_audit_creation: bool,
+    /// Devices declared in the config file (`audit "<type>" "<path>" {}`), enabled at unseal when missing.
+    pub declared_audit: Vec<DeclaredAudit>,
     /// The lease manager's revocation pool.
     pub expiration: crate::ExpirationConfig,
 }
@@ -43,8 +49,24 @@ pub struct CoreOptions {
 /// OpenBao's system default and maximum lease TTL: 768h.
 const SYSTEM_TTL: Duration = Duration::from_secs(768 * 3600);
 
+/// An audit device declared in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredAudit {
+    /// Device type.
+    pub kind: String,
+    /// Device path.
+    pub path: String,
+    /// Description.
+    pub description: String,
+    /// Not replicated.
+    pub local: bool,
+    /// Device options.
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
 impl Default for CoreOptions {
     fn default() -> Self {
+        let audit_devices = server_audit::Broker::new(false);
         Self {
             cluster_name: None,
             api_addr: None,
@@ -53,7 +75,10 @@ impl Default for CoreOptions {
             catalog: Arc::new(Catalog::new()),
             default_lease_ttl: SYSTEM_TTL,
             max_lease_ttl: SYSTEM_TTL,
-            audit: Arc::new(crate::NoAudit),
+            audit: audit_devices.clone(),
+            audit_devices,
+            allow_api_audit_creation: false,
+            declared_audit: Vec::new(),
             expiration: crate::ExpirationConfig::default(),
         }
     }
@@ -171,6 +196,26 @@ impl Core {
 
     pub(crate) fn audit(&self) -> &Arc<dyn crate::AuditBroker> {
         &self.opts.audit
+    }
+
+    /// The plaintext storage above the barrier.
+    pub(crate) fn plain_storage(&self) -> &dyn Storage {
+        self.barrier.as_ref()
+    }
+
+    /// The audit devices (for `sys/audit`).
+    pub(crate) fn audit_devices(&self) -> &Arc<server_audit::Broker> {
+        &self.opts.audit_devices
+    }
+
+    /// Whether `sys/audit` may enable devices.
+    pub(crate) fn allow_api_audit_creation(&self) -> bool {
+        self.opts.allow_api_audit_creation
+    }
+
+    /// Reopens audit files (SIGHUP, after logrotate moved them).
+    pub fn reopen_audit_files(&self) {
+        self.opts.audit_devices.reopen();
     }
 
     pub(crate) fn clock(&self) -> &dyn Clock {
@@ -467,6 +512,7 @@ impl Core {
         };
         self.barrier.seal();
         self.state.store(Arc::new(State::Sealed(cfg)));
+        self.opts.audit_devices.seal();
         self.lock_progress()?.reset();
         tracing::info!("core sealed");
         Ok(())
@@ -544,6 +590,7 @@ impl Core {
                 .map(|r| r.view.clone()),
             expiration: expiration.clone(),
         }));
+        self.restore_audit().await?;
         let identity = mounts
             .router()
             .routes()
@@ -559,6 +606,40 @@ impl Core {
             identity,
             expiration,
         })
+    }
+
+    /// Reopens the persisted audit devices and enables the declared ones that are missing, before any request
+    /// is served (with devices enabled, nothing may go unaudited).
+    async fn restore_audit(&self) -> Result<(), CoreError> {
+        let devices = &self.opts.audit_devices;
+        devices
+            .restore(self.barrier.as_ref())
+            .await
+            .map_err(crate::audit::core_error)?;
+        for d in &self.opts.declared_audit {
+            let path = format!("{}/", d.path.trim_matches('/'));
+            if devices.list().iter().any(|e| e.path == path) {
+                continue;
+            }
+            devices
+                .enable(
+                    self.barrier.as_ref(),
+                    &d.path,
+                    &d.kind,
+                    &d.description,
+                    d.options.clone(),
+                    d.local,
+                )
+                .await
+                .map_err(|e| {
+                    CoreError::Internal(format!(
+                        "declared audit device {:?} could not be enabled: {e}",
+                        d.path
+                    ))
+                })?;
+            tracing::info!(path = %d.path, kind = %d.kind, "declared audit device enabled");
+        }
+        Ok(())
     }
 
     fn spawn_rotation_check(&self) -> AbortOnDrop {

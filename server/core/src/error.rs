@@ -19,6 +19,9 @@ pub enum CoreError {
     /// Missing, unknown or insufficient token (403).
     #[error("permission denied")]
     PermissionDenied,
+    /// A refused login (403 "permission denied"); the reason code is for the log and the audit entry only.
+    #[error("permission denied")]
+    LoginDenied(String),
     /// Denied, with an explanation OpenBao gives on some paths (403).
     #[error("{0}")]
     PermissionDeniedWith(String),
@@ -80,6 +83,7 @@ impl From<engine_sdk::EngineError> for CoreError {
             E::InvalidRequest(m) => CoreError::InvalidRequest(m),
             E::NotFound => CoreError::NotFound,
             E::PermissionDenied => CoreError::PermissionDenied,
+            E::Denied { reason } => CoreError::LoginDenied(reason),
             E::Forbidden(m) => CoreError::PermissionDeniedWith(m),
             E::UnsupportedOperation => CoreError::UnsupportedOperation,
             E::UnsupportedPath(p) => CoreError::UnsupportedPath(p),

@@ -25,10 +25,10 @@ mod system;
 mod unseal;
 mod wrapping;
 
-pub use crate::audit::{AuditAuth, AuditBroker, AuditEntry, AuditError, AuditMount, NoAudit};
+pub use crate::audit::{AuditAuth, AuditBroker, AuditEntry, AuditError, AuditMount};
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::cluster::{Cluster, ClusterStatus, Standalone};
-pub use crate::core::{Core, CoreOptions};
+pub use crate::core::{Core, CoreOptions, DeclaredAudit};
 pub use crate::error::CoreError;
 pub use crate::expiration::ExpirationConfig;
 pub use crate::mounts::Catalog;

@@ -62,9 +62,9 @@ fn core_status(e: &CoreError) -> (StatusCode, Vec<String>) {
         CoreError::NotInitialized => (StatusCode::SERVICE_UNAVAILABLE, msg()),
         CoreError::AlreadyInitialized => (StatusCode::BAD_REQUEST, msg()),
         CoreError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, msg()),
-        CoreError::PermissionDenied | CoreError::PermissionDeniedWith(_) => {
-            (StatusCode::FORBIDDEN, msg())
-        }
+        CoreError::PermissionDenied
+        | CoreError::PermissionDeniedWith(_)
+        | CoreError::LoginDenied(_) => (StatusCode::FORBIDDEN, msg()),
         CoreError::UnsupportedPath(_) => (StatusCode::NOT_FOUND, msg()),
         CoreError::UnsupportedOperation => (StatusCode::METHOD_NOT_ALLOWED, msg()),
         // A plain "nothing here" is a 404 with an empty error list, which clients rely on.
@@ -168,6 +168,11 @@ mod tests {
                 CoreError::QuotaExceeded("lease count quota exceeded".into()).into(),
                 429,
                 vec!["lease count quota exceeded"],
+            ),
+            (
+                CoreError::LoginDenied("reviewer_unauthorized".into()).into(),
+                403,
+                vec!["permission denied"],
             ),
             (
                 CoreError::AuditUnavailable.into(),

@@ -142,10 +142,24 @@ pub async fn run(
             default_lease_ttl: config.default_lease_ttl,
             max_lease_ttl: config.max_lease_ttl,
             expiration: config.leases,
+            // Dev servers are for trying things out: their audit devices may be enabled through the API.
+            allow_api_audit_creation: config.unsafe_allow_api_audit_creation || dev.is_some(),
+            declared_audit: config
+                .audit
+                .iter()
+                .map(|a| server_core::DeclaredAudit {
+                    kind: a.kind.clone(),
+                    path: a.path.clone(),
+                    description: a.description.clone(),
+                    local: a.local,
+                    options: a.options.clone(),
+                })
+                .collect(),
             ..CoreOptions::default()
         },
     )
     .await?;
+    spawn_reopen_on_hangup(core.clone());
 
     // Dev mode is ready (unsealed, root token and secret/ in place) before any listener answers.
     if let Some(root_token_id) = dev {
@@ -266,6 +280,21 @@ Development mode should NOT be used in production installations!
 }
 
 /// Resolves on SIGINT or SIGTERM.
+/// SIGHUP reopens the audit files (after logrotate moved them), as OpenBao does.
+fn spawn_reopen_on_hangup(core: std::sync::Arc<Core>) {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("cannot listen for SIGHUP; audit files will not be reopened on it");
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reopening audit files");
+            core.reopen_audit_files();
+        }
+    });
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -1,5 +1,6 @@
 //! `sys/` handlers reached through the authenticated pipeline, one module per area.
 
+mod audit;
 mod capabilities;
 mod internal_ui;
 mod keyring;
@@ -30,6 +31,15 @@ pub(crate) async fn route(
         return Err(unknown());
     };
     let trimmed = sys_path.trim_end_matches('/');
+    if let Some(rest) = strip_area(sys_path, "audit-verify-key") {
+        return audit::verify_key(core, req, rest).await;
+    }
+    if let Some(rest) = strip_area(sys_path, "audit-hash") {
+        return audit::hash(core, req, rest).await;
+    }
+    if let Some(rest) = strip_area(sys_path, "audit") {
+        return audit::route(core, req, rest).await;
+    }
     if let Some(rest) = strip_area(sys_path, "mounts") {
         return mounts::route(u, req, Table::Secrets, rest).await;
     }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::commands::{AuthCmd, KvCmd, LeaseCmd, LoginArgs, PolicyCmd, SecretsCmd, TokenCmd};
+use super::commands::{
+    AuditCmd, AuthCmd, KvCmd, LeaseCmd, LoginArgs, PolicyCmd, SecretsCmd, TokenCmd,
+};
 
 /// Vault's default API address.
 pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
@@ -128,6 +130,9 @@ pub enum Command {
     /// Look up, renew and revoke leases.
     #[command(subcommand)]
     Lease(LeaseCmd),
+    /// Enable, disable, list audit devices; verify a file device's log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
     /// Enable, tune, move and disable secrets engines.
     #[command(subcommand)]
     Secrets(SecretsCmd),

@@ -1,5 +1,6 @@
 //! Client subcommands and the output helpers they share.
 
+mod audit;
 mod auth;
 mod kv;
 mod lease;
@@ -13,6 +14,7 @@ mod status;
 mod token;
 mod unwrap;
 
+pub(super) use audit::AuditCmd;
 pub use auth::AuthCmd;
 pub use kv::{KvCmd, KvMetadataCmd};
 pub(super) use lease::LeaseCmd;
@@ -391,6 +393,7 @@ pub(crate) async fn dispatch(
         Command::Token(cmd) => token::run(&mut ctx, cmd).await,
         Command::Policy(cmd) => policy::run(&mut ctx, cmd).await,
         Command::Lease(cmd) => lease::run(&mut ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(&mut ctx, cmd).await,
         Command::Secrets(cmd) => secrets::run(&mut ctx, cmd).await,
         Command::Auth(cmd) => auth::run(&mut ctx, cmd).await,
         Command::Kv(cmd) => kv::run(&mut ctx, cmd).await,

@@ -1,0 +1,99 @@
+//! HMAC-SHA256 of sensitive values under a device's salt, written as `hmac-sha256:<hex>` (OpenBao's form).
+
+use ring::hmac;
+use serde_json::{Map, Value};
+
+/// The prefix that identifies the hash function in a hashed value.
+pub(crate) const HMAC_PREFIX: &str = "hmac-sha256:";
+
+/// A device's salt, ready to hash values. The key schedule is kept; the salt bytes themselves are not.
+pub(crate) struct Hasher {
+    key: hmac::Key,
+}
+
+impl Hasher {
+    /// A hasher keyed by `salt`.
+    pub(crate) fn new(salt: &[u8]) -> Self {
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, salt),
+        }
+    }
+
+    /// `hmac-sha256:<hex>` of `value`.
+    pub(crate) fn hash(&self, value: &str) -> String {
+        let tag = hmac::sign(&self.key, value.as_bytes());
+        let mut out = String::with_capacity(HMAC_PREFIX.len() + 64);
+        out.push_str(HMAC_PREFIX);
+        out.push_str(&hex::encode(tag.as_ref()));
+        out
+    }
+
+    /// Replaces every string value in `data` (recursively; keys untouched) by its HMAC, except under a key in
+    /// `ignored`. As in OpenBao, the key that counts is the nearest enclosing object key: a string inside an
+    /// array is governed by the array's key, a string in a nested object by its own key.
+    pub(crate) fn hash_map(&self, data: &mut Map<String, Value>, ignored: &[String]) {
+        for (k, v) in data.iter_mut() {
+            let skip = ignored.iter().any(|i| i == k);
+            self.hash_value(v, ignored, skip);
+        }
+    }
+
+    fn hash_value(&self, v: &mut Value, ignored: &[String], skip: bool) {
+        match v {
+            Value::String(s) if !skip => *s = self.hash(s),
+            Value::Array(items) => {
+                for item in items {
+                    self.hash_value(item, ignored, skip);
+                }
+            }
+            Value::Object(m) => self.hash_map(m, ignored),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn known_value_with_fixed_salt() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let h = Hasher::new(b"Jefe");
+        assert_eq!(
+            h.hash("what do ya want for nothing?"),
+            "hmac-sha256:5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn strings_hashed_recursively_and_ignored_keys_follow_the_nearest_key() {
+        let h = Hasher::new(&[7u8; 32]);
+        let mut data = json!({
+            "password": "hunter2",
+            "n": 5, "b": true, "nothing": null,
+            "list": ["a", 1, {"inner": "b"}],
+            "public": ["x", "y"],
+            "nested": {"public": "clear", "other": "hidden"},
+            "public_obj": {"deep": "hashed"}
+        });
+        let Value::Object(m) = &mut data else {
+            unreachable!()
+        };
+        h.hash_map(m, &["public".into(), "public_obj".into()]);
+        assert_eq!(data["password"], json!(h.hash("hunter2")));
+        assert_eq!(data["n"], json!(5));
+        assert_eq!(data["b"], json!(true));
+        assert_eq!(data["nothing"], Value::Null);
+        assert_eq!(data["list"][0], json!(h.hash("a")));
+        assert_eq!(data["list"][1], json!(1));
+        assert_eq!(data["list"][2]["inner"], json!(h.hash("b")));
+        assert_eq!(data["public"], json!(["x", "y"]));
+        assert_eq!(data["nested"]["public"], json!("clear"));
+        assert_eq!(data["nested"]["other"], json!(h.hash("hidden")));
+        // Only the nearest key counts: a nested object under an ignored key is hashed by its own keys.
+        assert_eq!(data["public_obj"]["deep"], json!(h.hash("hashed")));
+    }
+}
