@@ -6,27 +6,50 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::db::{self, DbOptions, Pgbench};
+use crate::db_figures;
 use crate::measure::{self, FsyncBaseline, median, percentile};
-use crate::report::{Better, Cell, Measured, Report, Row};
+use crate::report::{Better, Cell, Goal, Measured, Report, Row};
 use crate::server::{self, Mode, Server, ServerBin};
-use crate::workload::{LoadOptions, LoadResult, Target, load_workloads, run_load};
+use crate::workload::{LoadOptions, LoadResult, Target, Workload, load_workloads, run_load};
 
 /// Figures that are not HTTP load workloads.
 pub const FIXED_FIGURES: &[&str] = &["start", "start-durable", "rss", "fsync"];
 
+/// Figures run only when named in `--workloads`.
+pub const EXPENSIVE_FIGURES: &[&str] = &["lease-restore"];
+
+/// Figures that do not depend on the server under test (run once).
+const SERVERLESS_FIGURES: &[&str] = &["fsync", "pgbench-baseline"];
+
+/// `pg-creds` as a share of `pgbench` (in %) the issue asks Coffer to reach.
+const PGBENCH_SHARE_GOAL: f64 = 70.0;
+
 /// How long a server may take to answer at all before the attempt counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Coffer's advantage asked for by the issue, per figure.
-fn target_for(figure: &str) -> Option<f64> {
+/// What the issue asks of Coffer, per figure.
+fn target_for(figure: &str) -> Option<Goal> {
+    let advantage = match figure {
+        "start" => 10.0,
+        "rss" | "revoke-one" | "revoke-prefix" | "kv-write" | "token-create" => 5.0,
+        "pg-creds" => 4.0,
+        "health" => 2.5,
+        "kv-read" | "token-lookup-self" | "mysql-creds" => 3.0,
+        "lease-restore" => return Some(Goal::AtMost(1000.0)),
+        "lease-restore rss+" => return Some(Goal::AtMost(64.0)),
+        _ => return None,
+    };
+    Some(Goal::Advantage(advantage))
+}
+
+/// Unit and direction of a figure's headline value.
+fn shape(figure: &str) -> (&'static str, Better) {
     match figure {
-        "start" => Some(10.0),
-        "rss" => Some(5.0),
-        "health" => Some(2.5),
-        "kv-write" => Some(5.0),
-        "kv-read" | "token-lookup-self" => Some(3.0),
-        "token-create" => Some(5.0),
-        _ => None,
+        "start" | "start-durable" | "lease-restore" => ("ms", Better::Lower),
+        "rss" | "lease-restore rss+" => ("MiB", Better::Lower),
+        "revoke-prefix" => ("s", Better::Lower),
+        _ => ("req/s", Better::Higher),
     }
 }
 
@@ -35,7 +58,22 @@ fn target_for(figure: &str) -> Option<f64> {
 pub fn all_figures() -> Vec<String> {
     let mut v: Vec<String> = FIXED_FIGURES.iter().map(|s| (*s).to_owned()).collect();
     v.extend(load_workloads().iter().map(|w| w.name().to_owned()));
+    v.extend(
+        db_figures::load_workloads(&DbOptions::default())
+            .iter()
+            .map(|w| w.name().to_owned()),
+    );
+    v.extend(db_figures::ONE_SHOT_FIGURES.iter().map(|s| (*s).to_owned()));
     v
+}
+
+/// The figures run when `--workloads` is not given: all but the expensive ones.
+#[must_use]
+pub fn default_figures() -> Vec<String> {
+    all_figures()
+        .into_iter()
+        .filter(|f| !EXPENSIVE_FIGURES.contains(&f.as_str()))
+        .collect()
 }
 
 /// What to run.
@@ -59,6 +97,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Client runtime worker threads (reported next to client CPU).
     pub client_threads: usize,
+    /// Shape of the database figures.
+    pub db: DbOptions,
 }
 
 impl Config {
@@ -79,6 +119,13 @@ impl SideResults {
         self.cells.push((figure.to_owned(), cell));
     }
 
+    fn value_of(&self, figure: &str) -> Option<f64> {
+        self.cells.iter().find_map(|(f, c)| match c {
+            Cell::Value(m) if f == figure => Some(m.value),
+            _ => None,
+        })
+    }
+
     fn take(&mut self, figure: &str) -> Cell {
         self.cells
             .iter()
@@ -87,8 +134,14 @@ impl SideResults {
     }
 
     fn fail_all(&mut self, figures: &[String], why: &str) {
-        for f in figures.iter().filter(|f| f.as_str() != "fsync") {
+        for f in figures
+            .iter()
+            .filter(|f| !SERVERLESS_FIGURES.contains(&f.as_str()))
+        {
             self.set(f, Cell::Failed(why.to_owned()));
+        }
+        if figures.iter().any(|f| f == "lease-restore") {
+            self.set("lease-restore rss+", Cell::Failed(why.to_owned()));
         }
     }
 }
@@ -125,6 +178,16 @@ pub async fn run(cfg: &Config) -> Result<Report> {
         });
     }
 
+    let pgbench = if cfg.wants("pgbench-baseline") {
+        let res = db::pgbench(cfg.db.concurrency, cfg.load.duration).await;
+        if let Ok(b) = &res {
+            report.notes.push(pgbench_note(b, cfg));
+        }
+        Some(res)
+    } else {
+        None
+    };
+
     let mut coffer = SideResults::default();
     let mut openbao = SideResults::default();
     for (label, program, side) in [
@@ -151,14 +214,22 @@ pub async fn run(cfg: &Config) -> Result<Report> {
     }
 
     for figure in &cfg.figures {
-        if figure == "fsync" {
-            continue;
+        match figure.as_str() {
+            "fsync" => continue,
+            // Shown next to pg-creds when that runs too.
+            "pgbench-baseline" if cfg.wants("pg-creds") => continue,
+            "pgbench-baseline" => {
+                report.rows.extend(pgbench.as_ref().map(pgbench_row));
+                continue;
+            }
+            _ => {}
         }
-        let (unit, better) = match figure.as_str() {
-            "start" | "start-durable" => ("ms", Better::Lower),
-            "rss" => ("MiB", Better::Lower),
-            _ => ("req/s", Better::Higher),
+        // Built before the pg-creds cells are taken, shown after their rows.
+        let pgbench_rows = match (figure.as_str(), &pgbench) {
+            ("pg-creds", Some(b)) => vec![pgbench_row(b), pgbench_share_row(b, &coffer, &openbao)],
+            _ => Vec::new(),
         };
+        let (unit, better) = shape(figure);
         report.rows.push(Row {
             workload: figure.clone(),
             unit,
@@ -167,6 +238,17 @@ pub async fn run(cfg: &Config) -> Result<Report> {
             coffer: coffer.take(figure),
             openbao: openbao.take(figure),
         });
+        if figure == "lease-restore" {
+            let rss = "lease-restore rss+";
+            report.rows.push(Row {
+                workload: rss.to_owned(),
+                unit: "MiB",
+                better: Better::Lower,
+                target: target_for(rss),
+                coffer: coffer.take(rss),
+                openbao: openbao.take(rss),
+            });
+        }
         if unit == "req/s" {
             let cpu = cpu_figure(figure);
             report.rows.push(Row {
@@ -178,10 +260,58 @@ pub async fn run(cfg: &Config) -> Result<Report> {
                 openbao: openbao.take(&cpu),
             });
         }
+        report.rows.extend(pgbench_rows);
     }
     report.notes.append(&mut coffer.notes);
     report.notes.append(&mut openbao.notes);
     Ok(report)
+}
+
+/// The `pgbench` row: one value for both servers, no advantage.
+fn pgbench_row(res: &Result<Pgbench>) -> Row {
+    let cell = match res {
+        Ok(b) => {
+            let (p50_ms, p99_ms) = b.p50_p99_ms();
+            Cell::Value(Measured {
+                value: b.tps,
+                p50_ms,
+                p99_ms,
+            })
+        }
+        Err(e) => Cell::Failed(format!("{e:#}")),
+    };
+    Row {
+        workload: "pgbench-baseline".to_owned(),
+        unit: "req/s",
+        better: Better::Neither,
+        target: None,
+        coffer: cell.clone(),
+        openbao: cell,
+    }
+}
+
+/// Each server's `pg-creds` rate as a percentage of the `pgbench` rate.
+fn pgbench_share_row(res: &Result<Pgbench>, coffer: &SideResults, openbao: &SideResults) -> Row {
+    let share = |side: &SideResults| match (res, side.value_of("pg-creds")) {
+        (Ok(b), Some(rate)) if b.tps > 0.0 => value(rate / b.tps * 100.0),
+        _ => Cell::NotRun,
+    };
+    Row {
+        workload: "pg-creds % of pgbench".to_owned(),
+        unit: "%",
+        better: Better::Neither,
+        target: Some(Goal::AtLeast(PGBENCH_SHARE_GOAL)),
+        coffer: share(coffer),
+        openbao: share(openbao),
+    }
+}
+
+fn pgbench_note(b: &Pgbench, cfg: &Config) -> String {
+    format!(
+        "pgbench-baseline: CREATE ROLE + GRANT in one transaction, {} clients, {} threads: {} transactions, \
+         {:.0}/s (roles dropped afterwards)",
+        cfg.db.concurrency, b.threads, b.transactions, b.tps
+    )
 }
 
 fn machine_note(cfg: &Config) -> String {
@@ -194,8 +324,8 @@ fn machine_note(cfg: &Config) -> String {
         .join(" ");
     format!(
         "machine: {cores} cores, load average before the run {load} (other busy processes skew every figure); \
-         client: {} runtime threads, {} connections",
-        cfg.client_threads, cfg.load.concurrency
+         client: {} runtime threads, {} connections ({} for the database figures)",
+        cfg.client_threads, cfg.load.concurrency, cfg.db.concurrency
     )
 }
 
@@ -252,20 +382,51 @@ async fn measure_side(
         side.set("start-durable", cell);
     }
 
-    let loads: Vec<_> = load_workloads()
+    durable_figures(cfg, http, &bin, side).await;
+    if cfg.wants("lease-restore") {
+        match db_figures::lease_restore(http, &bin, &cfg.data_dir, &cfg.db, START_TIMEOUT).await {
+            Ok(r) => {
+                side.notes.push(format!("{label}: {}", r.note));
+                side.set("lease-restore", value(ms(r.serving)));
+                side.set("lease-restore rss+", value(r.rss_growth_mib));
+            }
+            Err(e) => {
+                let why = format!("{e:#}");
+                side.set("lease-restore", Cell::Failed(why.clone()));
+                side.set("lease-restore rss+", Cell::Failed(why));
+            }
+        }
+    }
+}
+
+/// The figures measured on one shared durable server: RSS, load workloads, `revoke-prefix`.
+async fn durable_figures(
+    cfg: &Config,
+    http: &reqwest::Client,
+    bin: &ServerBin,
+    side: &mut SideResults,
+) {
+    let label = bin.label.clone();
+    let loads: Vec<Box<dyn Workload>> = load_workloads()
         .into_iter()
+        .chain(db_figures::load_workloads(&cfg.db))
         .filter(|w| cfg.wants(w.name()))
         .collect();
-    if !cfg.wants("rss") && loads.is_empty() {
+    let mut figures: Vec<&str> = loads.iter().map(|w| w.name()).collect();
+    figures.extend(
+        ["rss", "revoke-prefix"]
+            .into_iter()
+            .filter(|f| cfg.wants(f)),
+    );
+    if figures.is_empty() {
         return;
     }
-    let mut srv = match Server::spawn(&bin, Mode::Durable, &cfg.data_dir) {
+    let mut srv = match Server::spawn(bin, Mode::Durable, &cfg.data_dir) {
         Ok(s) => s,
         Err(e) => {
             let why = format!("durable start failed: {e:#}");
-            side.set("rss", Cell::Failed(why.clone()));
-            for w in &loads {
-                side.set(w.name(), Cell::Failed(why.clone()));
+            for f in figures {
+                side.set(f, Cell::Failed(why.clone()));
             }
             return;
         }
@@ -279,9 +440,8 @@ async fn measure_side(
         Ok(t) => t,
         Err(e) => {
             let why = format!("durable init/unseal failed: {e:#}");
-            side.set("rss", Cell::Failed(why.clone()));
-            for w in &loads {
-                side.set(w.name(), Cell::Failed(why.clone()));
+            for f in figures {
+                side.set(f, Cell::Failed(why.clone()));
             }
             let _ = srv.stop().await;
             return;
@@ -304,12 +464,22 @@ async fn measure_side(
     };
     for mut w in loads {
         let name = w.name();
-        let cell = match w.setup(&target).await {
+        let setup = w.setup(&target).await;
+        // After setup: a workload's cap may depend on the fixtures it made.
+        let opts = LoadOptions {
+            concurrency: w.concurrency().unwrap_or(cfg.load.concurrency),
+            max_requests: w
+                .max_requests()
+                .map_or(cfg.load.max_requests, |m| m.min(cfg.load.max_requests)),
+            ..cfg.load
+        };
+        let w: Arc<dyn Workload> = Arc::from(w);
+        let cell = match setup {
             Err(e) => Cell::Failed(format!("setup: {e:#}")),
-            Ok(()) => match run_load(Arc::from(w), &target, srv.pid(), &cfg.load).await {
+            Ok(()) => match run_load(Arc::clone(&w), &target, srv.pid(), &opts).await {
                 Err(e) => Cell::Failed(format!("{e:#}")),
                 Ok(r) => {
-                    side.notes.push(load_note(cfg, &label, name, &r));
+                    side.notes.push(load_note(cfg, &label, name, &opts, &r));
                     if let Some(us) = r.server_cpu_us_per_request() {
                         side.set(&cpu_figure(name), value(us));
                     }
@@ -318,6 +488,20 @@ async fn measure_side(
             },
         };
         side.set(name, cell);
+        if let Err(e) = w.teardown(&target).await {
+            side.notes
+                .push(format!("{label}: {name}: clean-up failed: {e:#}"));
+        }
+    }
+    if cfg.wants("revoke-prefix") {
+        let cell = match db_figures::revoke_prefix(&target, &cfg.db).await {
+            Ok((secs, note)) => {
+                side.notes.push(format!("{label}: {note}"));
+                value(secs)
+            }
+            Err(e) => Cell::Failed(format!("{e:#}")),
+        };
+        side.set("revoke-prefix", cell);
     }
     if let Err(e) = srv.stop().await {
         side.notes
@@ -405,7 +589,7 @@ fn load_cell(r: &LoadResult) -> Cell {
     })
 }
 
-fn load_note(cfg: &Config, label: &str, name: &str, r: &LoadResult) -> String {
+fn load_note(cfg: &Config, label: &str, name: &str, opts: &LoadOptions, r: &LoadResult) -> String {
     #[allow(clippy::cast_precision_loss)]
     let client_cap = cfg.client_threads as f64 * 100.0;
     let warn = if r.client_cpu_pct > 0.8 * client_cap {
@@ -422,10 +606,20 @@ fn load_note(cfg: &Config, label: &str, name: &str, r: &LoadResult) -> String {
             r.first_error.as_deref().unwrap_or("-")
         )
     };
+    // A capped workload (e.g. revoke-one) may use up its fixtures before the window ends.
+    let early = if r.window < opts.duration.mul_f64(0.9) {
+        format!(
+            " (stopped early: all {} requests used; raise the fixture count for a full window)",
+            opts.max_requests
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{label}: {name}: {} ok in {:.2} s{errors}; cpu: server {:.0}%, client {:.0}% (100% = one core){warn}",
+        "{label}: {name}: {} ok in {:.2} s{early}{errors}, {} clients; cpu: server {:.0}%, client {:.0}% (100% = one core){warn}",
         r.ok,
         r.window.as_secs_f64(),
+        opts.concurrency,
         r.server_cpu_pct,
         r.client_cpu_pct
     )

@@ -1,6 +1,8 @@
 //! Benchmarks for Coffer: the side-by-side load harness against OpenBao (`--bin load`) and,
 //! under `benches/`, criterion benches for the hot functions. See `benches/README.md`.
 
+pub mod db;
+pub mod db_figures;
 pub mod harness;
 pub mod http;
 pub mod measure;

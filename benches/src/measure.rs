@@ -61,6 +61,29 @@ pub fn cpu_percent(before: Duration, after: Duration, wall: Duration) -> f64 {
     after.saturating_sub(before).as_secs_f64() / wall * 100.0
 }
 
+/// Server CPU use below which [`wait_cpu_idle`] calls a process idle (100 = one core).
+const IDLE_CPU_PCT: f64 = 5.0;
+/// Window over which [`wait_cpu_idle`] samples CPU use.
+const IDLE_WINDOW: Duration = Duration::from_millis(500);
+
+/// Waits until `pid` uses less than 5 % of a core over half a second (background work done);
+/// returns how long that took.
+pub async fn wait_cpu_idle(pid: u32, timeout: Duration) -> Result<Duration> {
+    let start = Instant::now();
+    loop {
+        let before = cpu_time(Some(pid))?;
+        tokio::time::sleep(IDLE_WINDOW).await;
+        let pct = cpu_percent(before, cpu_time(Some(pid))?, IDLE_WINDOW);
+        if pct < IDLE_CPU_PCT {
+            return Ok(start.elapsed());
+        }
+        anyhow::ensure!(
+            start.elapsed() < timeout,
+            "still busy ({pct:.0}% CPU) after {timeout:?}"
+        );
+    }
+}
+
 /// Nearest-rank percentile of an ascending-sorted slice (`q` in 0..=100).
 #[must_use]
 pub fn percentile<T: Copy>(sorted: &[T], q: f64) -> Option<T> {

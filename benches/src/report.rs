@@ -9,6 +9,19 @@ pub enum Better {
     Higher,
     /// Times and memory: less is better.
     Lower,
+    /// A server-independent reference figure (e.g. the `pgbench` baseline): no advantage.
+    Neither,
+}
+
+/// What the issue asks of Coffer for a figure.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Goal {
+    /// Coffer's advantage (see [`Row::advantage`]) at least this.
+    Advantage(f64),
+    /// Coffer's value at most this, in the row's unit.
+    AtMost(f64),
+    /// Coffer's value at least this, in the row's unit.
+    AtLeast(f64),
 }
 
 /// One server's value for a figure.
@@ -43,8 +56,8 @@ pub struct Row {
     pub unit: &'static str,
     /// Direction of improvement.
     pub better: Better,
-    /// Coffer's advantage the issue asks for (e.g. 10.0 = ten times better), if any.
-    pub target: Option<f64>,
+    /// What the issue asks of Coffer for this figure, if anything.
+    pub target: Option<Goal>,
     /// Coffer's value.
     pub coffer: Cell,
     /// OpenBao's value.
@@ -62,8 +75,34 @@ impl Row {
         let (num, den) = match self.better {
             Better::Higher => (c.value, o.value),
             Better::Lower => (o.value, c.value),
+            Better::Neither => return None,
         };
         (den > 0.0).then(|| num / den)
+    }
+
+    /// The target column: the goal and, when measured, whether Coffer meets it.
+    fn goal_text(&self) -> String {
+        let coffer = match &self.coffer {
+            Cell::Value(m) => Some(m.value),
+            _ => None,
+        };
+        let (text, met) = match self.target {
+            None => return "-".to_owned(),
+            Some(Goal::Advantage(t)) => (format!(">={t}x"), self.advantage().map(|a| a >= t)),
+            Some(Goal::AtMost(t)) => (
+                format!("<={}", fmt_value(t, self.unit)),
+                coffer.map(|c| c <= t),
+            ),
+            Some(Goal::AtLeast(t)) => (
+                format!(">={}", fmt_value(t, self.unit)),
+                coffer.map(|c| c >= t),
+            ),
+        };
+        match met {
+            None => text,
+            Some(true) => format!("{text} met"),
+            Some(false) => format!("{text} MISSED"),
+        }
     }
 }
 
@@ -79,6 +118,7 @@ pub struct Report {
 fn fmt_value(v: f64, unit: &str) -> String {
     match unit {
         "req/s" => format!("{v:.0}/s"),
+        "s" => format!("{v:.2} s"),
         _ => format!("{v:.1} {unit}"),
     }
 }
@@ -129,11 +169,7 @@ impl Report {
             line.extend(cells(&r.openbao, r.unit));
             let adv = r.advantage();
             line.push(adv.map_or_else(|| "-".to_owned(), |a| format!("{a:.2}x")));
-            line.push(match (r.target, adv) {
-                (None, _) => "-".to_owned(),
-                (Some(t), None) => format!(">={t}x"),
-                (Some(t), Some(a)) => format!(">={t}x {}", if a >= t { "met" } else { "MISSED" }),
-            });
+            line.push(r.goal_text());
             lines.push(line);
         }
         let cols = lines.first().map_or(0, Vec::len);
@@ -202,7 +238,7 @@ mod tests {
             workload: "health".into(),
             unit: "req/s",
             better: Better::Higher,
-            target: Some(2.5),
+            target: Some(Goal::Advantage(2.5)),
             coffer: v(300.0),
             openbao: v(100.0),
         };
@@ -214,6 +250,29 @@ mod tests {
     }
 
     #[test]
+    fn absolute_goals_and_reference_rows() {
+        let mut r = Row {
+            workload: "lease-restore".into(),
+            unit: "ms",
+            better: Better::Lower,
+            target: Some(Goal::AtMost(1000.0)),
+            coffer: v(400.0),
+            openbao: v(2000.0),
+        };
+        assert_eq!(r.goal_text(), "<=1000.0 ms met");
+        r.coffer = v(1500.0);
+        assert_eq!(r.goal_text(), "<=1000.0 ms MISSED");
+        r.coffer = Cell::NotRun;
+        assert_eq!(r.goal_text(), "<=1000.0 ms");
+        r.unit = "%";
+        r.target = Some(Goal::AtLeast(70.0));
+        r.coffer = v(85.0);
+        assert_eq!(r.goal_text(), ">=70.0 % met");
+        r.better = Better::Neither;
+        assert_eq!(r.advantage(), None);
+    }
+
+    #[test]
     fn render_shows_values_failures_and_targets() {
         let rep = Report {
             rows: vec![
@@ -221,7 +280,7 @@ mod tests {
                     workload: "start".into(),
                     unit: "ms",
                     better: Better::Lower,
-                    target: Some(10.0),
+                    target: Some(Goal::Advantage(10.0)),
                     coffer: Cell::Failed("binary missing".into()),
                     openbao: v(230.0),
                 },
@@ -229,7 +288,7 @@ mod tests {
                     workload: "health".into(),
                     unit: "req/s",
                     better: Better::Higher,
-                    target: Some(2.5),
+                    target: Some(Goal::Advantage(2.5)),
                     coffer: v(30000.0),
                     openbao: v(10000.0),
                 },

@@ -39,12 +39,14 @@ pub const DEV_ROOT_TOKEN: &str = "root";
 pub struct Server {
     label: String,
     addr: SocketAddr,
+    // Kept to start the same server again on the same data ([`Server::restart`]).
+    command: Vec<std::ffi::OsString>,
     child: Child,
     pid: u32,
     log: PathBuf,
     spawned_at: Instant,
-    // Held for its Drop: removes data, config and log.
-    _dir: TempDir,
+    // Its Drop removes data, config and log.
+    dir: TempDir,
 }
 
 impl std::fmt::Debug for Server {
@@ -137,8 +139,7 @@ impl Server {
             .tempdir_in(base)
             .with_context(|| format!("create temp dir in {}", base.display()))?;
         let (addr, cluster) = free_addr_pair()?;
-        let mut cmd = Command::new(&bin.program);
-        cmd.arg("server");
+        let mut command = vec![bin.program.clone().into_os_string(), "server".into()];
         match mode {
             Mode::Durable => {
                 let data = dir.path().join("data");
@@ -146,38 +147,44 @@ impl Server {
                 let config = dir.path().join("config.hcl");
                 std::fs::write(&config, durable_config(&data, addr, cluster))
                     .context("write config")?;
-                cmd.arg("-config").arg(&config);
+                command.extend(["-config".into(), config.into_os_string()]);
             }
-            Mode::Dev => {
-                cmd.arg("-dev")
-                    .arg(format!("-dev-root-token-id={DEV_ROOT_TOKEN}"))
-                    .arg(format!("-dev-listen-address={addr}"));
-            }
+            Mode::Dev => command.extend([
+                "-dev".into(),
+                format!("-dev-root-token-id={DEV_ROOT_TOKEN}").into(),
+                format!("-dev-listen-address={addr}").into(),
+            ]),
         }
         let log = dir.path().join("server.log");
-        let out = std::fs::File::create(&log).context("create log file")?;
-        let err = out.try_clone().context("clone log file")?;
-        cmd.current_dir(dir.path())
-            // Dev mode writes a token helper file to $HOME; keep it inside the temp dir.
-            .env("HOME", dir.path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .kill_on_drop(true);
         let spawned_at = Instant::now();
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("spawn {}", bin.program.display()))?;
+        let child = launch(&command, dir.path(), &log)?;
         let pid = child.id().context("child has no pid")?;
         Ok(Self {
             label: bin.label.clone(),
             addr,
+            command,
             child,
             pid,
             log,
             spawned_at,
-            _dir: dir,
+            dir,
         })
+    }
+
+    /// Kills the process (SIGKILL, like a crash) and starts the same command on the same data
+    /// dir and ports. Returns at once, as [`Server::spawn`] does.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill().await?;
+        self.spawned_at = Instant::now();
+        self.child = launch(&self.command, self.dir.path(), &self.log)?;
+        self.pid = self.child.id().context("child has no pid")?;
+        Ok(())
+    }
+
+    /// The label given at spawn ("coffer", "openbao").
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// The API address (`127.0.0.1:PORT`).
@@ -245,9 +252,18 @@ impl Server {
     /// Initialises with 1 share / threshold 1, unseals, waits until health says active (200),
     /// and returns the root token.
     pub async fn init_unseal(&mut self, http: &reqwest::Client) -> Result<String> {
-        let base = self.url();
+        let (key, token) = self.init(http).await?;
+        self.unseal(http, &key).await?;
+        // Raft needs to elect itself leader before the node is active.
+        self.wait_health(http, |s| s == 200, Duration::from_secs(30))
+            .await?;
+        Ok(token)
+    }
+
+    /// `PUT sys/init` with 1 share / threshold 1; returns the unseal key and the root token.
+    pub async fn init(&self, http: &reqwest::Client) -> Result<(String, String)> {
         let resp = http
-            .put(format!("{base}/v1/sys/init"))
+            .put(format!("{}/v1/sys/init", self.url()))
             .json(&serde_json::json!({"secret_shares": 1, "secret_threshold": 1}))
             .send()
             .await
@@ -264,8 +280,14 @@ impl Server {
             .or_else(|| init.keys.first())
             .context("sys/init returned no key")?
             .clone();
+        Ok((key, init.root_token))
+    }
+
+    /// `PUT sys/unseal` with the only key; returns once the answer says unsealed (the node may
+    /// not be active yet).
+    pub async fn unseal(&self, http: &reqwest::Client, key: &str) -> Result<()> {
         let resp = http
-            .put(format!("{base}/v1/sys/unseal"))
+            .put(format!("{}/v1/sys/unseal", self.url()))
             .json(&serde_json::json!({ "key": key }))
             .send()
             .await
@@ -279,10 +301,7 @@ impl Server {
         if unseal.sealed {
             bail!("{}: still sealed after the only unseal key", self.label);
         }
-        // Raft needs to elect itself leader before the node is active.
-        self.wait_health(http, |s| s == 200, Duration::from_secs(30))
-            .await?;
-        Ok(init.root_token)
+        Ok(())
     }
 
     /// The last `n` lines of the server's combined stdout/stderr, indented, for error messages
@@ -304,6 +323,10 @@ impl Server {
 
     /// Kills the process (SIGKILL; its data is thrown away) and waits for it.
     pub async fn stop(mut self) -> Result<()> {
+        self.kill().await
+    }
+
+    async fn kill(&mut self) -> Result<()> {
         self.child.start_kill().context("kill server")?;
         tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await
@@ -311,6 +334,28 @@ impl Server {
             .context("wait for server")?;
         Ok(())
     }
+}
+
+/// Spawns `command` (program + args) in `dir` with `HOME` there and output appended to `log`.
+fn launch(command: &[std::ffi::OsString], dir: &Path, log: &Path) -> Result<Child> {
+    let (program, args) = command.split_first().context("empty command")?;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .context("open log file")?;
+    let err = out.try_clone().context("clone log file")?;
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        // Dev mode writes a token helper file to $HOME; keep it inside the temp dir.
+        .env("HOME", dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawn {}", Path::new(program).display()))
 }
 
 /// A reqwest client for control-plane calls (init, unseal, readiness): loopback only, no proxy.

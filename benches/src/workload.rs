@@ -75,6 +75,21 @@ pub trait Workload: Send + Sync {
     fn token(&self) -> Option<String> {
         None
     }
+
+    /// Concurrent clients, when not `--concurrency`.
+    fn concurrency(&self) -> Option<usize> {
+        None
+    }
+
+    /// A cap on requests below `--max-requests` (e.g. a workload that uses up its fixtures).
+    fn max_requests(&self) -> Option<u64> {
+        None
+    }
+
+    /// Clean-up after the run (e.g. drop what the load created outside the server).
+    async fn teardown(&self, _target: &Target) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Every HTTP load workload, freshly constructed (one set per server under test).

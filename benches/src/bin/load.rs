@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
+use coffer_benches::db::DbOptions;
 use coffer_benches::harness::{self, Config};
 use coffer_benches::workload::LoadOptions;
 
@@ -32,7 +33,7 @@ struct Args {
     /// Run only one side.
     #[arg(long, value_enum)]
     only: Option<Only>,
-    /// Figures to run, comma-separated [default: all: start,start-durable,rss,fsync,health].
+    /// Figures to run, comma-separated [default: all but lease-restore; see the README].
     #[arg(long, value_delimiter = ',')]
     workloads: Vec<String>,
     /// Measured seconds per load workload.
@@ -62,6 +63,15 @@ struct Args {
     /// Where server data dirs and the fsync test file go [default: the system temp dir].
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Concurrent clients of the database figures (pg-creds, mysql-creds, revoke-one, pgbench-baseline).
+    #[arg(long, default_value_t = DbOptions::default().concurrency)]
+    db_concurrency: usize,
+    /// Credentials issued before revoke-one and revoke-prefix.
+    #[arg(long, default_value_t = DbOptions::default().revoke_leases)]
+    revoke_leases: usize,
+    /// Live leases created for lease-restore.
+    #[arg(long, default_value_t = DbOptions::default().leases)]
+    leases: usize,
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration> {
@@ -88,7 +98,7 @@ fn default_coffer() -> PathBuf {
 fn config(args: Args) -> Result<Config> {
     let known = harness::all_figures();
     let figures = if args.workloads.is_empty() {
-        known.clone()
+        harness::default_figures()
     } else {
         args.workloads
     };
@@ -100,8 +110,19 @@ fn config(args: Args) -> Result<Config> {
     let client_threads = args
         .client_threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
-    if args.concurrency == 0 || client_threads == 0 || args.start_runs == 0 {
-        bail!("--concurrency, --client-threads and --start-runs must be at least 1");
+    if [
+        args.concurrency,
+        client_threads,
+        args.start_runs,
+        args.db_concurrency,
+        args.revoke_leases,
+        args.leases,
+    ]
+    .contains(&0)
+    {
+        bail!(
+            "--concurrency, --client-threads, --start-runs, --db-concurrency, --revoke-leases and --leases must be at least 1"
+        );
     }
     Ok(Config {
         coffer: (args.only != Some(Only::Openbao))
@@ -119,6 +140,11 @@ fn config(args: Args) -> Result<Config> {
         fsync_duration: secs("fsync-duration", args.fsync_duration)?,
         data_dir: args.data_dir.unwrap_or_else(std::env::temp_dir),
         client_threads,
+        db: DbOptions {
+            concurrency: args.db_concurrency,
+            revoke_leases: args.revoke_leases,
+            leases: args.leases,
+        },
     })
 }
 
