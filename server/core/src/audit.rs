@@ -377,7 +377,6 @@ fn response_info(
         mount_point: mount.path,
         mount_type: mount.kind,
         mount_accessor: mount.accessor,
-        ..server_audit::ResponseInfo::default()
     }
 }
 

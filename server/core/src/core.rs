@@ -108,6 +108,8 @@ pub(crate) struct Unsealed {
     _rotation: AbortOnDrop,
     /// The lease expiry worker; aborted when this is dropped (on seal).
     _expiry: AbortOnDrop,
+    /// The engines' periodic work; aborted when this is dropped (on seal).
+    _periodic: AbortOnDrop,
 }
 
 /// What unsealing builds.
@@ -435,6 +437,10 @@ impl Core {
                             _expiry: AbortOnDrop(Some(tokio::spawn(
                                 expiration.clone().run(weak.clone()),
                             ))),
+                            _periodic: AbortOnDrop(Some(tokio::spawn(crate::periodic::run(
+                                weak.clone(),
+                                self.opts.clock.clone(),
+                            )))),
                             expiration,
                             seal: cfg,
                             tokens,

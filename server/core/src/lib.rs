@@ -14,6 +14,7 @@ mod identity;
 mod mount_table;
 mod mounts;
 mod paths;
+mod periodic;
 mod pipeline;
 mod policy_store;
 mod random;

@@ -264,7 +264,7 @@ async fn broken_revocation_sql_makes_the_lease_irrevocable_and_listed() {
     );
     let api = server.api();
     let listed = testkit::wait_until(
-        Duration::from_secs(30),
+        Duration::from_secs(90),
         "the lease to be irrevocable",
         || async {
             let (status, body) = api.get("sys/leases?type=irrevocable").await;
@@ -654,4 +654,44 @@ async fn static_role_rotation_and_root_rotation_with_bao() {
         .await
         .expect_code(0, "revoke after rotate-root");
     assert!(!pg_role_exists(&pg, &user));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_role_password_rotates_on_its_period() {
+    let pg = PgServer::start();
+    let server = TestServer::dev().await;
+    let bao = pg_setup(&pg, &server, &[]).await;
+    pg.psql("CREATE ROLE app_static WITH LOGIN PASSWORD 'initial-pw'");
+    bao.run(&[
+        "write",
+        "database/static-roles/app",
+        "db_name=pg",
+        "username=app_static",
+        "rotation_period=5s",
+    ])
+    .await
+    .expect_code(0, "write the static role");
+    let api = server.api();
+    let read = || async {
+        let (status, body) = api.get("database/static-creds/app").await;
+        assert_eq!(status, 200, "{body}");
+        str_at(&body, "/data/password")
+    };
+    let first = read().await;
+    let rotated = testkit::wait_until(
+        Duration::from_secs(60),
+        "a rotation on schedule",
+        || async {
+            let now = read().await;
+            (now != first).then_some(now)
+        },
+    )
+    .await;
+    assert!(pg.psql_as("app_static", &first, "SELECT 1").is_err());
+    assert_eq!(
+        pg.psql_as("app_static", &rotated, "SELECT 1")
+            .expect("rotated")
+            .trim(),
+        "1"
+    );
 }

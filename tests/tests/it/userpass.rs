@@ -346,3 +346,30 @@ out(r)
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disabling_userpass_revokes_the_tokens_it_issued() {
+    let server = server().await;
+    let root = server.api();
+    setup(&root).await;
+    let (status, body) = root
+        .post(
+            "auth/userpass/users/carol",
+            json!({"password": "pw", "token_policies": "reader"}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = server
+        .anon()
+        .post("auth/userpass/login/carol", json!({"password": "pw"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let token = str_at(&body, "/auth/client_token");
+    let carol = server.api().with_token(Some(&token));
+    let (status, body) = carol.get("auth/token/lookup-self").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = root.delete("sys/auth/userpass").await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = carol.get("auth/token/lookup-self").await;
+    assert_denied("a token of a disabled auth method", status, &body);
+}

@@ -197,6 +197,34 @@ impl TokenStore {
         Ok(out)
     }
 
+    /// Revokes (with their descendants) every token created under `path_prefix` (`auth/userpass/`): what
+    /// disabling an auth method does to the tokens it issued. Returns how many were revoked. Walks the accessor
+    /// index: an operator action, not a request path.
+    pub async fn revoke_by_path_prefix(&self, path_prefix: &str) -> Result<usize, TokenError> {
+        let mut revoked = 0;
+        for acc_key in self.view().list(paths::ACCESSOR_PREFIX).await? {
+            let Some(raw) = self
+                .view()
+                .get(&format!("{}{acc_key}", paths::ACCESSOR_PREFIX))
+                .await?
+            else {
+                continue;
+            };
+            let Ok(key) = String::from_utf8(raw) else {
+                continue;
+            };
+            if self
+                .lookup_by_key(&key)
+                .await?
+                .is_some_and(|e| e.path.starts_with(path_prefix))
+            {
+                self.revoke_tree(&key).await?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Cleans the indexes: children of vanished parents become orphans, index entries of vanished children and
     /// accessors of vanished tokens go, and tokens that are expired or used up (but still stored) are revoked
     /// with their descendants.

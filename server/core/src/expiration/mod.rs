@@ -42,6 +42,8 @@ const IRREVOCABLE_RETRY: Duration = Duration::from_secs(600);
 const MAX_IN_FLIGHT: usize = 4096;
 /// Concurrent revocations of a `revoke-prefix` or a mount's teardown.
 const PREFIX_CONCURRENCY: usize = 16;
+/// Lock stripes serializing renew, revoke and expiry of one lease (load → engine → write).
+const LOCK_STRIPES: usize = 64;
 
 /// Tunables of the revocation pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,7 @@ pub(crate) struct Expiration {
     quotas: Quotas,
     /// Lease entries that could not be decoded (logged, skipped, counted; never a reason to fail).
     corrupt: std::sync::atomic::AtomicU64,
+    locks: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl Expiration {
@@ -86,12 +89,26 @@ impl Expiration {
         Arc::new(Self {
             quotas: Quotas::new(storage.clone()),
             corrupt: std::sync::atomic::AtomicU64::new(0),
+            locks: (0..LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             storage,
             clock,
             buckets: Mutex::new(BTreeSet::new()),
             queue: RevocationQueue::new(),
             config,
         })
+    }
+
+    /// Serializes work on one lease (held across the engine call: renew, revoke and expiry must not interleave).
+    async fn lock(&self, lease_id: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        let h = lease_id.bytes().fold(0usize, |a, b| {
+            a.wrapping_mul(31).wrapping_add(usize::from(b))
+        });
+        match self.locks.get(h % LOCK_STRIPES) {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
     }
 
     /// The lease-count quotas.
@@ -207,7 +224,7 @@ impl Expiration {
     }
 
     async fn load(&self, lease_id: &str) -> Result<Option<LeaseEntry>, CoreError> {
-        if lease_id.is_empty() || lease_id.contains("..") {
+        if lease_id.is_empty() || lease_id.split('/').any(|s| s == ".." || s == ".") {
             return Ok(None);
         }
         match self.storage.get(&id_key(lease_id)).await? {
@@ -261,6 +278,7 @@ impl Expiration {
         lease_id: &str,
         increment: Option<Duration>,
     ) -> Result<Response, CoreError> {
+        let _guard = self.lock(lease_id).await;
         let now = self.now();
         let mut entry = self
             .load(lease_id)
@@ -300,7 +318,7 @@ impl Expiration {
             .or(Some(secret.ttl).filter(|d| !d.is_zero()))
             .unwrap_or(route.info.default_lease_ttl);
         let mut warnings = resp.warnings;
-        let mut expire = now + requested.as_secs();
+        let mut expire = now.saturating_add(requested.as_secs());
         if expire > max_expire {
             expire = max_expire;
             warnings.push(format!(
@@ -345,23 +363,38 @@ impl Expiration {
         lease_id: &str,
         sync: bool,
     ) -> Result<(), CoreError> {
+        let _guard = self.lock(lease_id).await;
         let Some(entry) = self.load(lease_id).await? else {
             // Revoking what is not there is a no-op, as in OpenBao.
             return Ok(());
         };
         if sync {
-            return self.revoke_entry(u, &entry).await;
+            return self.revoke_entry(u, &entry, false).await;
         }
         self.expire_now(&entry).await
     }
 
-    /// Revokes through the issuing engine, then deletes the lease's records.
-    async fn revoke_entry(&self, u: &Unsealed, entry: &LeaseEntry) -> Result<(), CoreError> {
-        match route_of(u, &entry.mount_accessor) {
-            Some(route) => revoke_backend(u, self.clock.as_ref(), &route, entry).await?,
-            None => {
-                tracing::warn!(lease_id = %entry.lease_id, "the mount of this lease is gone; forgetting it")
+    /// Revokes through the issuing engine, then deletes the lease's records. With `force` an engine failure is
+    /// logged and the lease forgotten anyway (OpenBao's revoke-force); the caller holds the lease's lock.
+    async fn revoke_entry(
+        &self,
+        u: &Unsealed,
+        entry: &LeaseEntry,
+        force: bool,
+    ) -> Result<(), CoreError> {
+        let outcome = match route_of(u, &entry.mount_accessor) {
+            Some(route) => revoke_backend(u, self.clock.as_ref(), &route, entry).await,
+            None => Err(CoreError::InvalidRequest(format!(
+                "the mount that issued lease {:?} is not mounted",
+                entry.lease_id
+            ))),
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(e) if force => {
+                tracing::warn!(lease_id = %entry.lease_id, error = %e, "revocation failed; lease forgotten (force)")
             }
+            Err(e) => return Err(e),
         }
         self.delete_records(entry).await
     }
@@ -457,14 +490,11 @@ impl Expiration {
         }
         let results: Vec<Result<(), CoreError>> = futures::stream::iter(ids)
             .map(|id| async move {
+                let _guard = self.lock(&id).await;
                 let Some(e) = self.load(&id).await? else {
                     return Ok(());
                 };
-                if force {
-                    tracing::warn!(lease_id = %id, "lease forgotten without revocation (force)");
-                    return self.delete_records(&e).await;
-                }
-                self.revoke_entry(u, &e).await
+                self.revoke_entry(u, &e, force).await
             })
             .buffer_unordered(PREFIX_CONCURRENCY)
             .collect()
@@ -527,7 +557,7 @@ impl Expiration {
             if let Some(e) = self.load(&String::from_utf8_lossy(&id)).await? {
                 out.push(json!({
                     "lease_id": e.lease_id,
-                    "mount_accessor": e.mount_accessor,
+                    "mount_id": e.mount_accessor,
                     "expire_time": crate::clock::rfc3339(at(e.expire_time)),
                     "error": e.irrevocable,
                     "attempts": e.revoke_attempts,
@@ -613,7 +643,10 @@ impl Expiration {
             let prefix = bucket_prefix(b);
             let names = self.storage.list(&prefix).await?;
             if names.is_empty() {
-                if let Ok(mut set) = self.buckets.lock() {
+                // A record may be committing into a current bucket right now: only older ones are dropped.
+                if b + 1 < bucket(now)
+                    && let Ok(mut set) = self.buckets.lock()
+                {
                     set.remove(&b);
                 }
                 continue;
@@ -661,6 +694,7 @@ impl Expiration {
 
     /// Handles one due index record.
     async fn expire(&self, u: &Unsealed, index_key: &str, target: &str) -> Result<(), CoreError> {
+        let _guard = self.lock(target).await;
         let now = self.now();
         if let Some(token_key) = target.strip_prefix(TOKEN_TARGET) {
             match u.tokens.lookup_by_key(token_key).await? {
@@ -685,11 +719,16 @@ impl Expiration {
             }
             return Ok(());
         }
-        let Some(route) = route_of(u, &entry.mount_accessor) else {
-            tracing::warn!(lease_id = %entry.lease_id, "the mount of this lease is gone; forgetting it");
-            return self.delete_records(&entry).await;
+        // A mount that is not routed (failed to set up, or moved) is a failure like any other: the lease is
+        // retried and ends up irrevocable, never silently forgotten.
+        let outcome = match route_of(u, &entry.mount_accessor) {
+            Some(route) => revoke_backend(u, self.clock.as_ref(), &route, &entry).await,
+            None => Err(CoreError::InvalidRequest(format!(
+                "the mount that issued this lease ({}) is not mounted",
+                entry.mount_accessor
+            ))),
         };
-        match revoke_backend(u, self.clock.as_ref(), &route, &entry).await {
+        match outcome {
             Ok(()) => {
                 tracing::debug!(lease_id = %entry.lease_id, "lease revoked on expiry");
                 self.delete_records(&entry).await

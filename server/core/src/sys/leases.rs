@@ -40,14 +40,14 @@ pub(crate) async fn route(
             Err(e) => Err(e),
         },
         ("revoke", _) if writes => match (lease_id(req, rest), sync(req)) {
-            (Ok(id), Ok(sync)) => exp.revoke(u, &id, sync).await.map(|()| Response::default()),
+            (Ok(id), Ok(sync)) => exp.revoke(u, &id, sync).await.map(|()| queued(sync)),
             (Err(e), _) | (_, Err(e)) => Err(e),
         },
         ("revoke-prefix", _) if writes => match (prefix(rest), sync(req)) {
             (Ok(p), Ok(sync)) => exp
                 .revoke_prefix(u, &p, false, sync)
                 .await
-                .map(|()| Response::default()),
+                .map(|()| queued(sync)),
             (Err(e), _) | (_, Err(e)) => Err(e),
         },
         ("revoke-force", _) if writes => match prefix(rest) {
@@ -100,9 +100,23 @@ fn prefix(rest: &str) -> Result<String, CoreError> {
     Ok(rest.to_owned())
 }
 
-/// `sync` defaults to false (queued), as OpenBao documents.
+/// `sync` defaults to true, as OpenBao's code does (its docs say false): clients that send no `sync` (the Go
+/// API, hvac) expect the revocation done, or its error, when the call returns.
 fn sync(req: &Request) -> Result<bool, CoreError> {
-    Ok(field::boolean(&req.data, "sync")?.unwrap_or(false))
+    Ok(field::boolean(&req.data, "sync")?.unwrap_or(true))
+}
+
+/// 204 when done; 202 when queued (`sync=false`), as OpenBao.
+fn queued(sync: bool) -> Response {
+    if sync {
+        Response::default()
+    } else {
+        Response {
+            status: Some(202),
+            warnings: vec!["revocation queued".into()],
+            ..Response::default()
+        }
+    }
 }
 
 fn lease_type(req: &Request) -> Result<Option<String>, CoreError> {
@@ -129,9 +143,13 @@ async fn count(u: &Unsealed, req: &Request) -> Result<Response, CoreError> {
     let leases = u.expiration.irrevocable().await?;
     let mut counts: Map<String, Value> = Map::new();
     for l in &leases {
-        let mount = mount_of(u, l);
-        let n = counts.get(&mount).and_then(Value::as_u64).unwrap_or(0);
-        counts.insert(mount, json!(n + 1));
+        let accessor = l
+            .get("mount_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let n = counts.get(&accessor).and_then(Value::as_u64).unwrap_or(0);
+        counts.insert(accessor, json!(n + 1));
     }
     Ok(Response::json(
         json!({ "lease_count": leases.len(), "counts": counts }),
@@ -141,7 +159,8 @@ async fn count(u: &Unsealed, req: &Request) -> Result<Response, CoreError> {
 /// `GET sys/leases?type=irrevocable`.
 async fn list_irrevocable(u: &Unsealed, req: &Request) -> Result<Response, CoreError> {
     if lease_type(req)?.is_none() {
-        return Err(CoreError::InvalidRequest("type must be specified".into()));
+        // OpenBao answers nothing without a type.
+        return Ok(Response::default());
     }
     let limit = match field::string(&req.data, "limit")?.as_deref() {
         Some("none") => usize::MAX,
@@ -163,7 +182,8 @@ async fn list_irrevocable(u: &Unsealed, req: &Request) -> Result<Response, CoreE
             l
         })
         .collect();
-    let mut resp = Response::json(json!({ "lease_count": total, "leases": leases }));
+    let shown = leases.len();
+    let mut resp = Response::json(json!({ "lease_count": shown, "leases": leases }));
     if total > limit {
         resp.warnings.push(format!(
             "showing {limit} of {total} irrevocable leases; set limit=none to list them all"
@@ -174,7 +194,7 @@ async fn list_irrevocable(u: &Unsealed, req: &Request) -> Result<Response, CoreE
 
 fn mount_of(u: &Unsealed, lease: &Value) -> String {
     let accessor = lease
-        .get("mount_accessor")
+        .get("mount_id")
         .and_then(Value::as_str)
         .unwrap_or_default();
     u.mounts

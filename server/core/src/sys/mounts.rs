@@ -74,6 +74,13 @@ pub(super) async fn route(
                     u.expiration.revoke_prefix(u, &prefix, true, true).await?;
                 }
             }
+            // Tokens issued by an auth method go with it, as in OpenBao.
+            if table == Table::Auth {
+                let n = u.tokens.revoke_by_path_prefix(&prefix).await?;
+                if n > 0 {
+                    tracing::info!(path = %prefix, tokens = n, "revoked the tokens of a disabled auth method");
+                }
+            }
             u.mounts.unmount(table, &path).await?;
             Ok(Response::default())
         }
