@@ -16,6 +16,7 @@ pub mod bin;
 pub mod db;
 pub mod http;
 pub mod hvac;
+pub mod k8s;
 pub mod net;
 pub mod server;
 pub mod wait;

@@ -524,6 +524,10 @@ impl LogicalBackend for DatabaseBackend {
         Some(PERIODIC_INTERVAL)
     }
 
+    fn lease_paths(&self) -> &'static [&'static str] {
+        &["creds/*"]
+    }
+
     async fn cleanup(&self) {
         let all: Vec<Cached> = self
             .pools

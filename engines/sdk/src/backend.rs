@@ -29,6 +29,12 @@ pub trait LogicalBackend: Send + Sync + 'static {
         SpecialPaths::default()
     }
 
+    /// Paths (relative to the mount; a trailing `*` is a prefix) whose requests issue leased secrets: a full
+    /// lease-count quota refuses them before the engine creates anything.
+    fn lease_paths(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Serves a request whose path matched `req.route`.
     async fn handle(&self, req: Request<'_>) -> Result<Response, EngineError>;
 

@@ -198,8 +198,8 @@ async fn authorized(
     );
     trail.decided(decision.is_ok());
     decision?;
-    // Credentials are read (database/creds/x): a full lease-count quota refuses before any is created.
-    if op == Operation::Read {
+    // A full lease-count quota refuses a request that would issue a lease before the engine creates anything.
+    if route.issues_leases(rel) {
         u.expiration.quotas().check(path)?;
     }
     trail.before_route().await?;

@@ -26,6 +26,11 @@ impl Route {
         matches_any(self.backend.special_paths().unauthenticated, rel)
     }
 
+    /// Whether requests to `rel` issue leased secrets (quota pre-check).
+    pub(crate) fn issues_leases(&self, rel: &str) -> bool {
+        matches_any(self.backend.lease_paths(), rel)
+    }
+
     /// Whether `rel` needs sudo.
     pub(crate) fn is_root_path(&self, rel: &str) -> bool {
         matches_any(self.backend.special_paths().root, rel)

@@ -8,5 +8,6 @@ pub(crate) fn builtin() -> Catalog {
     c.insert("kv", engine_kv::factory());
     c.insert("userpass", auth_userpass::factory());
     c.insert("database", engine_database::factory());
+    c.insert("kubernetes", auth_kubernetes::factory());
     c
 }

@@ -9,6 +9,7 @@ mod cubbyhole;
 mod database;
 mod http_contract;
 mod identity;
+mod kubernetes;
 mod kv;
 mod mounts;
 mod policies;
