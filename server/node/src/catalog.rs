@@ -9,5 +9,7 @@ pub(crate) fn builtin() -> Catalog {
     c.insert("userpass", auth_userpass::factory());
     c.insert("database", engine_database::factory());
     c.insert("kubernetes", auth_kubernetes::factory());
+    c.insert("approle", auth_approle::factory());
+    c.insert("jwt", auth_jwt::factory());
     c
 }

@@ -1,6 +1,7 @@
 //! End-to-end suites: real `coffer` server processes driven over raw HTTP, the real `bao` CLI, hvac and our own
 //! CLI. One binary (one link) for every area; each test starts its own servers on free ports.
 
+mod approle;
 mod audit;
 mod cli;
 mod config_errors;
