@@ -101,9 +101,9 @@ pub const SUDO_PATHS: &[&str] = &[
     "auth/token/accessors*",
     "auth/token/revoke-orphan/*",
     "sys/audit",
-    "sys/audit/*",
     // Coffer: the audit files' chain-verification keys.
     "sys/audit-verify-key/*",
+    "sys/audit/*",
     "sys/auth/*",
     "sys/config/auditing/*",
     "sys/config/cors",

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 /// An engine's answer. No data, secret, auth or warnings means 204.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Response {
     /// Data for the client.
     pub data: Option<Map<String, Value>>,
@@ -55,7 +55,7 @@ impl Response {
 }
 
 /// A secret with a lease.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Secret {
     /// The engine's name for this kind of secret (`creds`), passed back on renew/revoke.
     pub kind: String,
@@ -133,6 +133,34 @@ impl std::fmt::Debug for Auth {
             .field("renewable", &self.renewable)
             .field("token_type", &self.token_type)
             .field("orphan", &self.orphan)
+            .finish_non_exhaustive()
+    }
+}
+
+// Data and internal values are secrets (passwords, root credentials): Debug shows their keys only.
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field(
+                "data_keys",
+                &self.data.as_ref().map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .field("warnings", &self.warnings)
+            .field("secret", &self.secret)
+            .field("auth", &self.auth)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secret")
+            .field("kind", &self.kind)
+            .field("ttl", &self.ttl)
+            .field("max_ttl", &self.max_ttl)
+            .field("renewable", &self.renewable)
+            .field("internal_keys", &self.internal.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }

@@ -202,7 +202,8 @@ impl Mounts {
     }
 
     /// Unmounts `path` and deletes its data.
-    pub(crate) async fn unmount(&self, table: Table, path: &str) -> Result<(), CoreError> {
+    /// Refuses to unmount the built-in mounts (checked before anything is revoked).
+    pub(crate) fn ensure_removable(table: Table, path: &str) -> Result<(), CoreError> {
         if table == Table::Secrets && PROTECTED.iter().any(|p| p == &path) {
             return Err(CoreError::InvalidRequest(format!(
                 "cannot unmount \"{path}\""
@@ -213,6 +214,11 @@ impl Mounts {
                 "token credential backend cannot be disabled".into(),
             ));
         }
+        Ok(())
+    }
+
+    pub(crate) async fn unmount(&self, table: Table, path: &str) -> Result<(), CoreError> {
+        Self::ensure_removable(table, path)?;
         let mut tables = self.tables.lock().await;
         let t = pick(&mut tables, table);
         let Some(pos) = t.entries.iter().position(|e| e.path == path) else {

@@ -17,7 +17,7 @@ pub(crate) const TOKEN_PREFIX: &str = "sys/expire/token/";
 pub(crate) const TOKEN_TARGET: &str = "token:";
 
 /// The persisted lease. Never shown as is: `sys/leases/lookup` picks fields.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct LeaseEntry {
     pub(crate) v: u32,
     pub(crate) lease_id: String,
@@ -44,6 +44,18 @@ pub(crate) struct LeaseEntry {
     /// Set once retries are exhausted: the last error, in full.
     #[serde(default)]
     pub(crate) irrevocable: Option<String>,
+}
+
+// `internal` holds what revocation needs, database root credentials included: never in Debug output.
+impl std::fmt::Debug for LeaseEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseEntry")
+            .field("lease_id", &self.lease_id)
+            .field("mount_accessor", &self.mount_accessor)
+            .field("expire_time", &self.expire_time)
+            .field("revoke_attempts", &self.revoke_attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LeaseEntry {

@@ -55,6 +55,7 @@ pub(super) async fn route(
         Operation::Delete => {
             // The mount's leases are revoked first; if some cannot be, the mount stays (unless `force`, a
             // Coffer addition, forgets them) so no credential is stranded.
+            crate::mounts::Mounts::ensure_removable(table, &path)?;
             let force = engine_sdk::field::boolean(&req.data, "force")?.unwrap_or(false);
             let prefix = table.route_prefix(&path);
             if u.expiration.any_under(&prefix).await? {
