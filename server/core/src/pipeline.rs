@@ -409,6 +409,19 @@ fn help(spec: &engine_sdk::PathSpec) -> Map<String, Value> {
     m
 }
 
+/// Puts a new service token's expiry in the lease manager's index, off the request path: the record only makes
+/// the expired token (and its children and leases) go away on time. An expired token is refused on use whether
+/// or not the record was written, and tidy removes what a crash left behind, so the client need not wait for a
+/// second durable write.
+fn index_token_expiry(u: &Unsealed, key: String, expire_time: u64) {
+    let expiration = u.expiration.clone();
+    tokio::spawn(async move {
+        if let Err(e) = expiration.register_token(&key, expire_time).await {
+            tracing::warn!(error = %e, "indexing a token's expiry failed; tidy will clean it up");
+        }
+    });
+}
+
 /// Turns a backend's `Auth` into a token (unless the token store made it already) and the envelope's `auth` object.
 async fn login_auth(
     core: &Core,
@@ -432,9 +445,7 @@ async fn login_auth(
         let created = u.tokens.create(create).await?;
         if !created.entry.accessor.is_empty() {
             let key = u.tokens.key_of(created.token.as_str()).await?;
-            u.expiration
-                .register_token(&key, created.entry.expire_time)
-                .await?;
+            index_token_expiry(u, key, created.entry.expire_time);
         }
         (
             created.token.to_string(),
@@ -449,7 +460,7 @@ async fn login_auth(
             && let Some(t) = u.tokens.lookup(&auth.client_token).await?
         {
             let key = u.tokens.key_of(&auth.client_token).await?;
-            u.expiration.register_token(&key, t.expire_time).await?;
+            index_token_expiry(u, key, t.expire_time);
         }
         (
             auth.client_token.clone(),

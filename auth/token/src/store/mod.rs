@@ -155,6 +155,10 @@ impl TokenStore {
         if key.is_empty() {
             return Ok(None);
         }
+        // A cached entry is never older than storage (every write drops it under the token's lock).
+        if let Some(entry) = self.cached(key) {
+            return Ok(Some(entry));
+        }
         let Some(bytes) = self
             .inner
             .view
