@@ -14,9 +14,11 @@ use crate::schema::{
 };
 use crate::types::LogId;
 
-/// Page cache per file: the log is read mostly right after it is written; the state machine serves reads.
-const LOG_CACHE_BYTES: usize = 64 << 20;
-const SM_CACHE_BYTES: usize = 512 << 20;
+/// redb's own page cache per file (it fills at open, when the integrity check reads every page, so it bounds the
+/// resident memory of a large store). The log is read mostly right after it is written; the state machine serves
+/// reads, which the kernel's page cache keeps warm beyond this.
+const LOG_CACHE_BYTES: usize = 8 << 20;
+const SM_CACHE_BYTES: usize = 24 << 20;
 
 /// Compact at open only when at least this much is dead space (and a quarter of the file).
 const COMPACT_MIN_FRAGMENTED: u64 = 8 << 20;
