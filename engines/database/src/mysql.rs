@@ -167,6 +167,14 @@ impl DatabaseDriver for MysqlDriver {
         };
         timed(async {
             let mut conn = self.conn().await?;
+            // An account of that name that exists already (a template without randomness, a static user) must
+            // not be created over, nor dropped by the compensation below.
+            if !self.hosts_of(&mut conn, req.username).await?.is_empty() {
+                return Err(DriverError::Database(format!(
+                    "an account named {:?} already exists",
+                    req.username
+                )));
+            }
             let result = self.run(&mut conn, &creation, vars).await;
             if result.is_err() {
                 let rollback = statements::split_all(req.rollback, Dialect::Mysql);
