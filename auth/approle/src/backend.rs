@@ -5,10 +5,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use engine_sdk::token_fields::with_token_fields;
 use engine_sdk::{
     Auth, EngineError, Factory, Field, FieldKind, LeaseRequest, LogicalBackend, Operation,
     PathSpec, PeriodicRequest, Request, Response, SpecialPaths,
 };
+use engine_sdk::{LIST_FIELDS, field as f};
 use serde_json::Value;
 use tokio::sync::RwLock;
 
@@ -32,25 +34,8 @@ const P_ACCESSOR_DESTROY: &str = "role/{role_name}/secret-id-accessor/destroy";
 const P_LOGIN: &str = "login";
 const P_TIDY: &str = "tidy/secret-id";
 
-const fn f(name: &'static str, kind: FieldKind, help: &'static str) -> Field {
-    Field { name, kind, help }
-}
-
 const ROLE_NAME: Field = f("role_name", FieldKind::String, "Name of the role.");
-const LIST_FIELDS: &[Field] = &[
-    f(
-        "after",
-        FieldKind::String,
-        "Optional entry to begin listing after; need not exist.",
-    ),
-    f(
-        "limit",
-        FieldKind::Int,
-        "Optional number of entries to return; defaults to all.",
-    ),
-];
-
-const ROLE_FIELDS: &[Field] = &[
+const ROLE_FIELDS: &[Field] = &with_token_fields::<11, 21>([
     ROLE_NAME,
     f(
         "bind_secret_id",
@@ -102,57 +87,7 @@ const ROLE_FIELDS: &[Field] = &[
         FieldKind::CommaStrings,
         "Deprecated: use token_bound_cidrs.",
     ),
-    f(
-        "token_bound_cidrs",
-        FieldKind::CommaStrings,
-        "CIDR blocks the generated tokens may be used from.",
-    ),
-    f(
-        "token_explicit_max_ttl",
-        FieldKind::Duration,
-        "Hard cap on the generated token's life, renewals included.",
-    ),
-    f(
-        "token_max_ttl",
-        FieldKind::Duration,
-        "The maximum lifetime of the generated token.",
-    ),
-    f(
-        "token_no_default_policy",
-        FieldKind::Bool,
-        "If true, the 'default' policy is not added to generated tokens.",
-    ),
-    f(
-        "token_num_uses",
-        FieldKind::Int,
-        "Uses allowed per generated token; 0 means unlimited.",
-    ),
-    f(
-        "token_period",
-        FieldKind::Duration,
-        "If set, generated tokens are periodic with this period.",
-    ),
-    f(
-        "token_policies",
-        FieldKind::CommaStrings,
-        "Policies attached to generated tokens.",
-    ),
-    f(
-        "token_type",
-        FieldKind::String,
-        "The type of token to generate: default, service or batch.",
-    ),
-    f(
-        "token_ttl",
-        FieldKind::Duration,
-        "The initial TTL of generated tokens.",
-    ),
-    f(
-        "token_strictly_bind_ip",
-        FieldKind::Bool,
-        "If true, tokens are bound to the login's source address.",
-    ),
-];
+]);
 
 const ROLE_ID_FIELDS: &[Field] = &[
     ROLE_NAME,

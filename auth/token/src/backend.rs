@@ -7,6 +7,7 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use engine_sdk::field as f;
 use engine_sdk::{
     Auth, Caller, EngineError, Field, FieldKind, LogicalBackend, Operation, PathSpec, Request,
     Response, SpecialPaths, field,
@@ -41,10 +42,6 @@ const ROLE_OPS: &[Operation] = &[
     Operation::Update,
     Operation::Delete,
 ];
-
-const fn f(name: &'static str, kind: FieldKind, help: &'static str) -> Field {
-    Field { name, kind, help }
-}
 
 const CREATE_FIELDS: &[Field] = &[
     f(

@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use engine_sdk::token_fields::with_token_fields;
 use engine_sdk::{
     Auth, EngineError, Factory, Field, FieldKind, LeaseRequest, LogicalBackend, Operation,
     PathSpec, Request, Response, SpecialPaths,
 };
+use engine_sdk::{LIST_FIELDS, field as f};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -19,10 +21,6 @@ const P_PASSWORD: &str = "users/{username}/password";
 const P_POLICIES: &str = "users/{username}/policies";
 const P_LOGIN: &str = "login/{username}";
 
-const fn f(name: &'static str, kind: FieldKind, help: &'static str) -> Field {
-    Field { name, kind, help }
-}
-
 const USERNAME: Field = f("username", FieldKind::String, "Username for this user.");
 const PASSWORD: Field = f("password", FieldKind::String, "Password for this user.");
 const PASSWORD_HASH: Field = f(
@@ -31,20 +29,7 @@ const PASSWORD_HASH: Field = f(
     "Pre-hashed bcrypt password (not supported here; send password).",
 );
 
-const LIST_FIELDS: &[Field] = &[
-    f(
-        "after",
-        FieldKind::String,
-        "Optional entry to begin listing after; need not exist.",
-    ),
-    f(
-        "limit",
-        FieldKind::Int,
-        "Optional number of entries to return; defaults to all.",
-    ),
-];
-
-const USER_FIELDS: &[Field] = &[
+const USER_FIELDS: &[Field] = &with_token_fields::<7, 17>([
     USERNAME,
     PASSWORD,
     PASSWORD_HASH,
@@ -64,57 +49,7 @@ const USER_FIELDS: &[Field] = &[
         FieldKind::CommaStrings,
         "Deprecated: use token_bound_cidrs.",
     ),
-    f(
-        "token_bound_cidrs",
-        FieldKind::CommaStrings,
-        "CIDR blocks allowed to log in and to use the generated token.",
-    ),
-    f(
-        "token_explicit_max_ttl",
-        FieldKind::Duration,
-        "Hard cap on the generated token's life, renewals included.",
-    ),
-    f(
-        "token_max_ttl",
-        FieldKind::Duration,
-        "The maximum lifetime of the generated token.",
-    ),
-    f(
-        "token_no_default_policy",
-        FieldKind::Bool,
-        "If true, the 'default' policy is not added to generated tokens.",
-    ),
-    f(
-        "token_num_uses",
-        FieldKind::Int,
-        "Uses allowed per generated token; 0 means unlimited.",
-    ),
-    f(
-        "token_period",
-        FieldKind::Duration,
-        "If set, generated tokens are periodic with this period.",
-    ),
-    f(
-        "token_policies",
-        FieldKind::CommaStrings,
-        "Policies attached to generated tokens.",
-    ),
-    f(
-        "token_type",
-        FieldKind::String,
-        "The type of token to generate: default, service or batch.",
-    ),
-    f(
-        "token_ttl",
-        FieldKind::Duration,
-        "The initial TTL of generated tokens.",
-    ),
-    f(
-        "token_strictly_bind_ip",
-        FieldKind::Bool,
-        "If true, tokens are bound to the login's source address.",
-    ),
-];
+]);
 
 const PASSWORD_FIELDS: &[Field] = &[USERNAME, PASSWORD, PASSWORD_HASH];
 

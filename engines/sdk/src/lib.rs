@@ -19,7 +19,7 @@ pub mod token_fields;
 pub use backend::{BackendConfig, Factory, LogicalBackend, SpecialPaths};
 pub use clock::{Clock, SystemClock};
 pub use error::EngineError;
-pub use path::{Field, FieldKind, PathRouter, PathSpec, RouteMatch};
+pub use path::{Field, FieldKind, LIST_FIELDS, PathRouter, PathSpec, RouteMatch, field};
 pub use request::{
     Caller, LeaseRequest, MountInfo, Operation, PeriodicRequest, Request, SystemView,
 };

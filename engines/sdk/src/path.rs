@@ -31,6 +31,25 @@ pub struct Field {
     pub help: &'static str,
 }
 
+/// A [`Field`], for path tables written as `const` arrays.
+pub const fn field(name: &'static str, kind: FieldKind, help: &'static str) -> Field {
+    Field { name, kind, help }
+}
+
+/// The pagination fields of a LIST endpoint (`after`, `limit`).
+pub const LIST_FIELDS: &[Field] = &[
+    field(
+        "after",
+        FieldKind::String,
+        "Optional entry to begin listing after; need not exist.",
+    ),
+    field(
+        "limit",
+        FieldKind::Int,
+        "Optional number of entries to return; defaults to all.",
+    ),
+];
+
 /// One URL pattern of an engine.
 #[derive(Debug, Clone, Copy)]
 pub struct PathSpec {

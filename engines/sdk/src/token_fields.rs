@@ -4,9 +4,82 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::{Auth, EngineError, cidr, field};
+use crate::{Auth, EngineError, Field, FieldKind, cidr, field};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+
+/// Path-table documentation of the `token_*` fields, in the order OpenBao lists them.
+pub const FIELDS: [Field; 10] = [
+    crate::field(
+        "token_bound_cidrs",
+        FieldKind::CommaStrings,
+        "CIDR blocks the generated tokens may be used from.",
+    ),
+    crate::field(
+        "token_explicit_max_ttl",
+        FieldKind::Duration,
+        "Hard cap on the generated token's life, renewals included.",
+    ),
+    crate::field(
+        "token_max_ttl",
+        FieldKind::Duration,
+        "The maximum lifetime of the generated token.",
+    ),
+    crate::field(
+        "token_no_default_policy",
+        FieldKind::Bool,
+        "If true, the 'default' policy is not added to generated tokens.",
+    ),
+    crate::field(
+        "token_num_uses",
+        FieldKind::Int,
+        "Uses allowed per generated token; 0 means unlimited.",
+    ),
+    crate::field(
+        "token_period",
+        FieldKind::Duration,
+        "If set, generated tokens are periodic with this period.",
+    ),
+    crate::field(
+        "token_policies",
+        FieldKind::CommaStrings,
+        "Policies attached to generated tokens.",
+    ),
+    crate::field(
+        "token_type",
+        FieldKind::String,
+        "The type of token to generate: default, service or batch.",
+    ),
+    crate::field(
+        "token_ttl",
+        FieldKind::Duration,
+        "The initial TTL of generated tokens.",
+    ),
+    crate::field(
+        "token_strictly_bind_ip",
+        FieldKind::Bool,
+        "If true, tokens are bound to the login's source address.",
+    ),
+];
+
+/// A login method's role (or user) fields followed by the `token_*` ones: `OWN` is the method's own list,
+/// `ALL` its length plus 10 (checked when the constant is evaluated, i.e. at compile time).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const evaluation at compile time: an index out of range fails the build, never a request"
+)]
+pub const fn with_token_fields<const OWN: usize, const ALL: usize>(
+    own: [Field; OWN],
+) -> [Field; ALL] {
+    assert!(ALL == OWN + FIELDS.len(), "ALL must be OWN + 10");
+    let mut out = [FIELDS[0]; ALL];
+    let mut i = 0;
+    while i < ALL {
+        out[i] = if i < OWN { own[i] } else { FIELDS[i - OWN] };
+        i += 1;
+    }
+    out
+}
 
 /// Which kind of token a login issues.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
