@@ -55,9 +55,15 @@ pub(crate) async fn tidy(
     {
         return Ok(None);
     }
-    let result = pass(backend, storage, now).await;
-    backend.tidying.store(false, Ordering::Release);
-    result.map(Some)
+    // Cleared on drop, so a pass cut short (its future dropped) does not block every later tidy.
+    struct Running<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::Release);
+        }
+    }
+    let _running = Running(&backend.tidying);
+    pass(backend, storage, now).await.map(Some)
 }
 
 async fn pass(

@@ -13,7 +13,7 @@ use super::Ctx;
 use crate::cli::format::table;
 
 /// `coffer audit ...` subcommands.
-#[derive(Debug, Clone, Subcommand)]
+#[derive(Clone, Subcommand)]
 pub enum AuditCmd {
     /// Enable an audit device: `TYPE [K=V...]` (options such as `file_path=/var/log/audit.log`).
     Enable {
@@ -45,7 +45,13 @@ pub enum AuditCmd {
     /// Check a file device's log for edited, deleted, reordered or truncated entries.
     Verify {
         /// The chain key in hex (default: fetched from `sys/audit-verify-key/<device>` with the client token).
-        #[arg(long, default_value = "")]
+        /// A key on the command line is visible to other local users: prefer the default or the environment.
+        #[arg(
+            long,
+            default_value = "",
+            env = "COFFER_AUDIT_VERIFY_KEY",
+            hide_env_values = true
+        )]
         key: String,
         /// The device whose key to fetch.
         #[arg(long, default_value = "file")]
@@ -56,6 +62,19 @@ pub enum AuditCmd {
         /// `FILE`.
         args: Vec<String>,
     },
+}
+
+// The verification key is a secret: Debug names the subcommand only.
+impl std::fmt::Debug for AuditCmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            AuditCmd::Enable { .. } => "Enable",
+            AuditCmd::Disable { .. } => "Disable",
+            AuditCmd::List { .. } => "List",
+            AuditCmd::Verify { .. } => "Verify",
+        };
+        f.debug_struct(name).finish_non_exhaustive()
+    }
 }
 
 /// Runs an `audit` subcommand.
@@ -223,13 +242,14 @@ async fn verify(
         let path = format!("sys/audit-verify-key/{}", device.trim_matches('/'));
         match client.read(&path).await {
             Err(err) => return ctx.fail("Error reading the audit verification key", &err),
-            Ok(s) => s
-                .and_then(|s| s.data)
-                .and_then(|d| d.get("key").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default(),
+            Ok(s) => zeroize::Zeroizing::new(
+                s.and_then(|s| s.data)
+                    .and_then(|d| d.get("key").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_default(),
+            ),
         }
     } else {
-        key.to_owned()
+        zeroize::Zeroizing::new(key.to_owned())
     };
     let key = match hex::decode(key_hex.trim()) {
         Ok(k) if !k.is_empty() => zeroize::Zeroizing::new(k),
