@@ -435,11 +435,12 @@ impl Core {
                     .store(Arc::new(State::Unsealed(Arc::new_cyclic(|weak| {
                         Unsealed {
                             _expiry: AbortOnDrop(Some(tokio::spawn(
-                                expiration.clone().run(weak.clone()),
+                                expiration.clone().run(weak.clone(), self.cluster.clone()),
                             ))),
                             _periodic: AbortOnDrop(Some(tokio::spawn(crate::periodic::run(
                                 weak.clone(),
                                 self.opts.clock.clone(),
+                                self.cluster.clone(),
                             )))),
                             expiration,
                             seal: cfg,

@@ -1,6 +1,6 @@
 //! The engines' periodic work (static-role rotation, crash repair): every mounted backend that asks for it
-//! (`LogicalBackend::periodic_interval`) is ticked about that often while the core is unsealed. Single-node:
-//! the unsealed node is the leader; a multi-node cluster must start this only on the leader (DESIGN.md §5).
+//! (`LogicalBackend::periodic_interval`) is ticked about that often while the core is unsealed and this node
+//! leads the cluster (DESIGN.md §5: background work is leader-only).
 
 use std::collections::HashMap;
 use std::sync::Weak;
@@ -14,7 +14,11 @@ use crate::core::Unsealed;
 const TICK: Duration = Duration::from_secs(1);
 
 /// Runs until the core seals (the task is aborted, or `u` can no longer be upgraded).
-pub(crate) async fn run(u: Weak<Unsealed>, clock: std::sync::Arc<dyn crate::Clock>) {
+pub(crate) async fn run(
+    u: Weak<Unsealed>,
+    clock: std::sync::Arc<dyn crate::Clock>,
+    cluster: std::sync::Arc<dyn crate::Cluster>,
+) {
     let mut last: HashMap<String, Instant> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -23,6 +27,11 @@ pub(crate) async fn run(u: Weak<Unsealed>, clock: std::sync::Arc<dyn crate::Cloc
         let Some(unsealed) = u.upgrade() else {
             return;
         };
+        if !cluster.status().is_leader {
+            // A new leader starts every mount's work afresh.
+            last.clear();
+            continue;
+        }
         let router = unsealed.mounts.router();
         for route in router.routes() {
             let Some(every) = route.backend.periodic_interval() else {

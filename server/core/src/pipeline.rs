@@ -413,7 +413,7 @@ fn help(spec: &engine_sdk::PathSpec) -> Map<String, Value> {
 /// the expired token (and its children and leases) go away on time. An expired token is refused on use whether
 /// or not the record was written, and tidy removes what a crash left behind, so the client need not wait for a
 /// second durable write.
-fn index_token_expiry(u: &Unsealed, key: String, expire_time: u64) {
+pub(crate) fn index_token_expiry(u: &Unsealed, key: String, expire_time: u64) {
     let expiration = u.expiration.clone();
     tokio::spawn(async move {
         if let Err(e) = expiration.register_token(&key, expire_time).await {

@@ -157,6 +157,8 @@ async fn create(core: &Core, u: &Unsealed, w: Wrap<'_>) -> Result<Response, Core
     create.path = w.token_path.to_owned();
     create.orphan = true;
     let created = u.tokens.create(create).await?;
+    // Expired wrapping tokens (and the response in their cubbyhole) go away on time, not at the next tidy.
+    crate::pipeline::index_token_expiry(u, created.key.clone(), created.entry.expire_time);
 
     let creation_time = crate::clock::rfc3339(now);
     let record = WrapRecord {

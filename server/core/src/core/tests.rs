@@ -326,3 +326,104 @@ async fn every_request_is_audited_denied_ones_too_and_a_failed_device_fails_clos
         Err(CoreError::NotFound)
     ));
 }
+
+#[tokio::test]
+async fn a_corrupt_lease_is_parked_listed_and_only_forgotten_by_force() {
+    use storage::Storage as _;
+    let core = core().await;
+    core.dev_init(Some("root")).await.unwrap();
+    let u = core.unsealed().unwrap();
+    let id = "secret/creds/ro/broken";
+    let (index, target) = u.expiration.plant_corrupt_for_test(id).await;
+
+    u.expiration.expire(&u, &index, &target).await.unwrap();
+    assert_eq!(
+        core.barrier.get(&index).await.unwrap(),
+        None,
+        "out of the index"
+    );
+    let listed = u.expiration.irrevocable().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["lease_id"], id);
+    assert!(
+        listed[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("lease entry is corrupt")
+    );
+    assert!(u.expiration.corrupt_entries() >= 1);
+
+    // A plain revoke refuses and says how; revoke-force forgets it.
+    assert!(matches!(
+        u.expiration.revoke(&u, id, true).await,
+        Err(CoreError::InvalidRequest(m)) if m.contains("revoke-force")
+    ));
+    u.expiration
+        .revoke_prefix(&u, "secret/creds/", true, true)
+        .await
+        .unwrap();
+    assert!(u.expiration.irrevocable().await.unwrap().is_empty());
+    assert!(u.expiration.ids_under("secret/").await.unwrap().is_empty());
+}
+
+/// A cluster whose leadership the test flips.
+#[derive(Default)]
+struct FlipCluster(std::sync::atomic::AtomicBool);
+
+#[async_trait::async_trait]
+impl crate::Cluster for FlipCluster {
+    fn storage_type(&self) -> &'static str {
+        "inmem"
+    }
+    fn ha_enabled(&self) -> bool {
+        true
+    }
+    fn status(&self) -> crate::ClusterStatus {
+        crate::ClusterStatus {
+            is_leader: self.0.load(std::sync::atomic::Ordering::SeqCst),
+            ..crate::ClusterStatus::default()
+        }
+    }
+    async fn step_down(&self) -> Result<(), CoreError> {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn expiry_runs_only_on_the_leader() {
+    let cluster = Arc::new(FlipCluster::default());
+    let core = Core::new(
+        Arc::new(storage::InMem::new()),
+        cluster.clone(),
+        CoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    core.dev_init(Some("root")).await.unwrap();
+    let mut create = req(Operation::Update, "auth/token/create", "root");
+    create.data.insert("ttl".into(), serde_json::json!("1s"));
+    let created = core.handle(create).await.unwrap();
+    let token = created.auth.unwrap()["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let u = core.unsealed().unwrap();
+    let key = u.tokens.key_of(&token).await.unwrap();
+
+    // A follower leaves the expired token alone (the leader's job) ...
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert!(u.tokens.lookup_by_key(&key).await.unwrap().is_some());
+
+    // ... and on taking the lead the worker restores the index and revokes it.
+    cluster.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut gone = false;
+    for _ in 0..100 {
+        if u.tokens.lookup_by_key(&key).await.unwrap().is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the new leader revoked the expired token");
+}

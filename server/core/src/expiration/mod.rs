@@ -21,7 +21,7 @@ use storage::Storage;
 use crate::core::Unsealed;
 use crate::request::Lease;
 use crate::router::Route;
-use crate::{Clock, CoreError, Response};
+use crate::{Clock, Cluster, CoreError, Response};
 pub(crate) use entry::LeaseEntry;
 use entry::{
     ID_PREFIX, TIME_PREFIX, TOKEN_PREFIX, TOKEN_TARGET, at, bucket, bucket_prefix, due_of, id_key,
@@ -32,6 +32,9 @@ pub(crate) use quota::{QuotaConfig, Quotas};
 
 /// Irrevocable leases: `sys/expire/irrevocable/<digest>` → lease id (so listing them needs no scan).
 const IRREVOCABLE_PREFIX: &str = "sys/expire/irrevocable/";
+/// Corrupt lease entries parked by the worker: `sys/expire/corrupt/<digest>` → lease id (listed with the
+/// irrevocable ones; only `revoke-force` removes them).
+const CORRUPT_PREFIX: &str = "sys/expire/corrupt/";
 /// How often the worker looks for due records.
 const TICK: Duration = Duration::from_secs(1);
 /// Backoff cap between attempts.
@@ -224,22 +227,45 @@ impl Expiration {
     }
 
     async fn load(&self, lease_id: &str) -> Result<Option<LeaseEntry>, CoreError> {
+        Ok(match self.load_checked(lease_id).await? {
+            Loaded::Found(e) => Some(e),
+            Loaded::Missing | Loaded::Corrupt(_) => None,
+        })
+    }
+
+    async fn load_checked(&self, lease_id: &str) -> Result<Loaded, CoreError> {
         if lease_id.is_empty() || lease_id.split('/').any(|s| s == ".." || s == ".") {
-            return Ok(None);
+            return Ok(Loaded::Missing);
         }
         match self.storage.get(&id_key(lease_id)).await? {
             Some(bytes) => match serde_json::from_slice(&bytes) {
-                Ok(e) => Ok(Some(e)),
+                Ok(e) => Ok(Loaded::Found(e)),
                 Err(e) => {
                     // A corrupt entry is reported and skipped, never a reason to fail the manager.
                     tracing::error!(lease_id = %lease_id, error = %e, "lease entry is corrupt");
                     self.corrupt
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    Ok(None)
+                    Ok(Loaded::Corrupt(e.to_string()))
                 }
             },
-            None => Ok(None),
+            None => Ok(Loaded::Missing),
         }
+    }
+
+    /// `revoke-force` of a corrupt entry: nothing can be revoked without it, so only its records go.
+    async fn forget_corrupt(&self, lease_id: &str) -> Result<(), CoreError> {
+        tracing::warn!(lease_id = %lease_id, "corrupt lease entry forgotten (force); its secret was not revoked");
+        self.storage
+            .batch(vec![
+                Op::Delete {
+                    key: id_key(lease_id),
+                },
+                Op::Delete {
+                    key: corrupt_key(lease_id),
+                },
+            ])
+            .await?;
+        Ok(())
     }
 
     /// `sys/leases/lookup`.
@@ -364,9 +390,15 @@ impl Expiration {
         sync: bool,
     ) -> Result<(), CoreError> {
         let _guard = self.lock(lease_id).await;
-        let Some(entry) = self.load(lease_id).await? else {
+        let entry = match self.load_checked(lease_id).await? {
+            Loaded::Found(e) => e,
             // Revoking what is not there is a no-op, as in OpenBao.
-            return Ok(());
+            Loaded::Missing => return Ok(()),
+            Loaded::Corrupt(why) => {
+                return Err(CoreError::InvalidRequest(format!(
+                    "lease {lease_id:?} is corrupt ({why}); only revoke-force removes it"
+                )));
+            }
         };
         if sync {
             return self.revoke_entry(u, &entry, false).await;
@@ -491,10 +523,14 @@ impl Expiration {
         let results: Vec<Result<(), CoreError>> = futures::stream::iter(ids)
             .map(|id| async move {
                 let _guard = self.lock(&id).await;
-                let Some(e) = self.load(&id).await? else {
-                    return Ok(());
-                };
-                self.revoke_entry(u, &e, force).await
+                match self.load_checked(&id).await? {
+                    Loaded::Found(e) => self.revoke_entry(u, &e, force).await,
+                    Loaded::Corrupt(_) if force => self.forget_corrupt(&id).await,
+                    Loaded::Corrupt(why) => Err(CoreError::InvalidRequest(format!(
+                        "lease {id:?} is corrupt ({why}); only revoke-force removes it"
+                    ))),
+                    Loaded::Missing => Ok(()),
+                }
             })
             .buffer_unordered(PREFIX_CONCURRENCY)
             .collect()
@@ -564,6 +600,19 @@ impl Expiration {
                 }));
             }
         }
+        for name in self.storage.list(CORRUPT_PREFIX).await? {
+            let Some(id) = self.storage.get(&format!("{CORRUPT_PREFIX}{name}")).await? else {
+                continue;
+            };
+            let id = String::from_utf8_lossy(&id).into_owned();
+            if let Loaded::Corrupt(why) = self.load_checked(&id).await? {
+                out.push(json!({
+                    "lease_id": id,
+                    "error": format!("lease entry is corrupt: {why}"),
+                    "corrupt": true,
+                }));
+            }
+        }
         Ok(out)
     }
 
@@ -587,9 +636,44 @@ impl Expiration {
         Ok(())
     }
 
-    /// Restores the bucket set from storage (one listing), then runs the expiry worker and its revocation pool
-    /// until the core seals. `u` is weak: the task must not keep a sealed core alive.
-    pub(crate) async fn run(self: Arc<Self>, u: Weak<Unsealed>) {
+    /// Runs the expiry worker and its revocation pool until the core seals, doing work only while this node
+    /// leads the cluster (a follower's writes go to the leader; two nodes revoking the same lease would race).
+    /// On taking the lead it restores the bucket set and the quota counts from storage: what another leader
+    /// wrote is only there. `u` is weak: the task must not keep a sealed core alive.
+    pub(crate) async fn run(self: Arc<Self>, u: Weak<Unsealed>, cluster: Arc<dyn Cluster>) {
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.config.workers.max(1) {
+            let me = self.clone();
+            let u = u.clone();
+            workers.spawn(async move { me.work(u).await });
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut leading = false;
+        loop {
+            tick.tick().await;
+            if u.strong_count() == 0 {
+                return;
+            }
+            if !cluster.status().is_leader {
+                if leading {
+                    tracing::info!("lost the lead: lease expiry paused");
+                }
+                leading = false;
+                continue;
+            }
+            if !leading {
+                self.restore().await;
+                leading = true;
+            }
+            if let Err(e) = self.scan().await {
+                tracing::warn!(error = %e, "lease expiry scan failed; retrying");
+            }
+        }
+    }
+
+    /// Loads the bucket set (one listing) and the quotas, and counts the quotas' leases.
+    async fn restore(&self) {
         match self.storage.list(TIME_PREFIX).await {
             Ok(names) => {
                 if let Ok(mut b) = self.buckets.lock() {
@@ -607,27 +691,10 @@ impl Expiration {
         }
         for q in self.quotas.uncounted() {
             match self.ids_under(&q.config.path).await {
-                Ok(ids) => self.quotas.set_counted(&q, ids.len() as u64),
+                Ok(ids) => self.quotas.set_counted(&q, ids),
                 Err(e) => {
                     tracing::error!(quota = %q.config.name, error = %e, "could not count a quota's leases")
                 }
-            }
-        }
-        let mut workers = tokio::task::JoinSet::new();
-        for _ in 0..self.config.workers.max(1) {
-            let me = self.clone();
-            let u = u.clone();
-            workers.spawn(async move { me.work(u).await });
-        }
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if u.strong_count() == 0 {
-                return;
-            }
-            if let Err(e) = self.scan().await {
-                tracing::warn!(error = %e, "lease expiry scan failed; retrying");
             }
         }
     }
@@ -693,7 +760,12 @@ impl Expiration {
     }
 
     /// Handles one due index record.
-    async fn expire(&self, u: &Unsealed, index_key: &str, target: &str) -> Result<(), CoreError> {
+    pub(crate) async fn expire(
+        &self,
+        u: &Unsealed,
+        index_key: &str,
+        target: &str,
+    ) -> Result<(), CoreError> {
         let _guard = self.lock(target).await;
         let now = self.now();
         if let Some(token_key) = target.strip_prefix(TOKEN_TARGET) {
@@ -708,9 +780,28 @@ impl Expiration {
             self.storage.delete(index_key).await?;
             return Ok(());
         }
-        let Some(mut entry) = self.load(target).await? else {
-            self.storage.delete(index_key).await?;
-            return Ok(());
+        let mut entry = match self.load_checked(target).await? {
+            Loaded::Found(e) => e,
+            Loaded::Missing => {
+                self.storage.delete(index_key).await?;
+                return Ok(());
+            }
+            Loaded::Corrupt(_) => {
+                // Unrevocable without its entry: parked and listed (`sys/leases?type=irrevocable`) for an operator,
+                // and out of the index so it is not retried every tick.
+                self.storage
+                    .batch(vec![
+                        Op::Put {
+                            key: corrupt_key(target),
+                            value: target.as_bytes().to_vec(),
+                        },
+                        Op::Delete {
+                            key: index_key.to_owned(),
+                        },
+                    ])
+                    .await?;
+                return Ok(());
+            }
         };
         if entry.due() > now {
             // A stale record (the lease was renewed or rescheduled); the current one is elsewhere.
@@ -769,12 +860,42 @@ impl Expiration {
     }
 }
 
+#[cfg(test)]
+impl Expiration {
+    /// Writes an undecodable entry for `lease_id` with a due index record; returns (index key, target).
+    pub(crate) async fn plant_corrupt_for_test(&self, lease_id: &str) -> (String, String) {
+        let due = self.now().saturating_sub(1);
+        let index = time_key(due, lease_id);
+        self.storage
+            .put(&id_key(lease_id), b"{not json")
+            .await
+            .unwrap_or_default();
+        self.storage
+            .put(&index, lease_id.as_bytes())
+            .await
+            .unwrap_or_default();
+        (index, lease_id.to_owned())
+    }
+}
+
 /// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped, each ±25 %.
 fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_secs(1u64 << attempt.saturating_sub(1).min(10)).min(MAX_BACKOFF);
     let jitter = crate::random::below(500).unwrap_or(250);
     // 75 %..125 % of base.
     base * (750 + jitter) / 1000
+}
+
+/// A lease entry as found in storage.
+enum Loaded {
+    Missing,
+    /// Present but undecodable (the decode error).
+    Corrupt(String),
+    Found(LeaseEntry),
+}
+
+fn corrupt_key(lease_id: &str) -> String {
+    format!("{CORRUPT_PREFIX}{}", entry::digest(lease_id))
 }
 
 fn irrevocable_key(lease_id: &str) -> String {

@@ -2,9 +2,14 @@
 //! path inside one, or everything). Vault sells these only in Enterprise; here they guard a database against
 //! lease explosions. Counts live in memory, counted from the lease tree when the manager starts and kept by
 //! registration and removal; until a quota's count is known it is not enforced.
+//!
+//! Counting walks the lease tree while leases keep coming and going, so until the walk is done each quota keeps a
+//! journal of the leases registered and removed meanwhile: the count is the walked set plus the journal's
+//! additions minus its removals, and a lease seen by both the walk and the journal counts once.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
@@ -25,14 +30,55 @@ pub(crate) struct QuotaConfig {
     pub(crate) max_leases: u64,
 }
 
+/// What happened to the leases a quota covers while its count was being taken.
+#[derive(Default)]
+struct Journal {
+    added: HashSet<String>,
+    removed: HashSet<String>,
+}
+
 /// A live quota with its counter.
 pub(crate) struct LeaseQuota {
     pub(crate) config: QuotaConfig,
     count: AtomicU64,
     counted: AtomicBool,
+    /// `Some` until counted; registrations and removals go here instead of `count` meanwhile.
+    journal: Mutex<Option<Journal>>,
 }
 
 impl LeaseQuota {
+    fn new(config: QuotaConfig) -> Self {
+        Self {
+            config,
+            count: AtomicU64::new(0),
+            counted: AtomicBool::new(false),
+            journal: Mutex::new(Some(Journal::default())),
+        }
+    }
+
+    /// Records `lease_id` in the journal while uncounted; `false` once counted (use the counter).
+    fn journal(&self, lease_id: &str, added: bool) -> bool {
+        if self.counted.load(Ordering::Acquire) {
+            return false;
+        }
+        let Ok(mut guard) = self.journal.lock() else {
+            return false;
+        };
+        match guard.as_mut() {
+            Some(j) if added => {
+                j.removed.remove(lease_id);
+                j.added.insert(lease_id.to_owned());
+                true
+            }
+            Some(j) => {
+                j.added.remove(lease_id);
+                j.removed.insert(lease_id.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
     fn covers(&self, lease_path: &str) -> bool {
         let p = self.config.path.as_str();
         p.is_empty()
@@ -82,11 +128,7 @@ impl Quotas {
         let mut live = Vec::new();
         for name in self.storage.list(QUOTA_PREFIX).await? {
             if let Some(q) = self.read(&name).await? {
-                live.push(Arc::new(LeaseQuota {
-                    config: q,
-                    count: AtomicU64::new(0),
-                    counted: AtomicBool::new(false),
-                }));
+                live.push(Arc::new(LeaseQuota::new(q)));
             }
         }
         self.live.store(Arc::new(live));
@@ -103,9 +145,21 @@ impl Quotas {
             .collect()
     }
 
-    /// Sets a quota's count from the lease tree; registrations since then are added on top.
-    pub(crate) fn set_counted(&self, q: &LeaseQuota, existing: u64) {
-        q.count.fetch_add(existing, Ordering::AcqRel);
+    /// Sets a quota's count from a walk of the lease tree (`walked`: the lease ids found) merged with what its
+    /// journal saw meanwhile, then enforces it.
+    pub(crate) fn set_counted(&self, q: &LeaseQuota, walked: Vec<String>) {
+        let Ok(mut guard) = q.journal.lock() else {
+            return;
+        };
+        let Some(journal) = guard.take() else {
+            return;
+        };
+        let mut live: HashSet<String> = walked.into_iter().collect();
+        live.extend(journal.added);
+        for id in &journal.removed {
+            live.remove(id);
+        }
+        q.count.store(live.len() as u64, Ordering::Release);
         q.counted.store(true, Ordering::Release);
     }
 
@@ -136,17 +190,24 @@ impl Quotas {
         let live = self.live.load();
         let mut taken: Vec<&Arc<LeaseQuota>> = Vec::new();
         for q in live.iter().filter(|q| q.covers(lease_id)) {
+            // Not counted yet: not enforced, only journaled.
+            if q.journal(lease_id, true) {
+                continue;
+            }
             let max = q.config.max_leases;
-            let counted = q.counted.load(Ordering::Acquire);
             let ok = q
                 .count
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (!counted || n < max).then_some(n + 1)
+                    (n < max).then_some(n + 1)
                 })
                 .is_ok();
             if !ok {
                 for t in taken {
                     t.count.fetch_sub(1, Ordering::AcqRel);
+                }
+                // Journaled reservations in uncounted quotas are undone too: all or none.
+                for u in live.iter().filter(|q| q.covers(lease_id)) {
+                    u.journal(lease_id, false);
                 }
                 return Err(exceeded(q));
             }
@@ -158,6 +219,9 @@ impl Quotas {
     /// Gives back the slots of a removed lease.
     pub(crate) fn release(&self, lease_id: &str) {
         for q in self.live.load().iter().filter(|q| q.covers(lease_id)) {
+            if q.journal(lease_id, false) {
+                continue;
+            }
             let _ = q
                 .count
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
@@ -173,11 +237,7 @@ impl Quotas {
         self.storage
             .put(&format!("{QUOTA_PREFIX}{}", config.name), &bytes)
             .await?;
-        let fresh = Arc::new(LeaseQuota {
-            config: config.clone(),
-            count: AtomicU64::new(0),
-            counted: AtomicBool::new(false),
-        });
+        let fresh = Arc::new(LeaseQuota::new(config.clone()));
         let mut live: Vec<Arc<LeaseQuota>> = self
             .live
             .load()
@@ -246,7 +306,7 @@ mod tests {
             })
             .await
             .unwrap();
-        quotas.set_counted(&q, 1);
+        quotas.set_counted(&q, vec!["database/creds/ro/old".into()]);
         quotas.reserve("database/creds/ro/a").unwrap();
         assert!(matches!(
             quotas.reserve("database/creds/ro/b"),
@@ -266,5 +326,41 @@ mod tests {
         again.reserve("database/creds/ro/d").unwrap();
         again.delete("db").await.unwrap();
         assert!(again.names().is_empty());
+    }
+
+    #[tokio::test]
+    async fn leases_coming_and_going_while_counting_are_counted_once() {
+        let quotas = Quotas::new(storage::testing::PlainMem::shared());
+        let q = quotas
+            .put(QuotaConfig {
+                v: 1,
+                name: "all".into(),
+                path: String::new(),
+                max_leases: 3,
+            })
+            .await
+            .unwrap();
+        // During the walk: `a` registers (and the walk sees it too), `gone` is removed after the walk saw it,
+        // `brief` comes and goes.
+        quotas.reserve("db/creds/r/a").unwrap();
+        quotas.release("db/creds/r/gone");
+        quotas.reserve("db/creds/r/brief").unwrap();
+        quotas.release("db/creds/r/brief");
+        quotas.set_counted(
+            &q,
+            vec![
+                "db/creds/r/a".into(),
+                "db/creds/r/gone".into(),
+                "db/creds/r/b".into(),
+            ],
+        );
+        assert_eq!(q.count(), Some(2), "a and b");
+        quotas.reserve("db/creds/r/c").unwrap();
+        assert!(matches!(
+            quotas.reserve("db/creds/r/d"),
+            Err(CoreError::QuotaExceeded(_))
+        ));
+        quotas.release("db/creds/r/c");
+        assert_eq!(q.count(), Some(2));
     }
 }

@@ -63,7 +63,7 @@ pub(crate) async fn route(u: &Unsealed, req: &Request, rest: &str) -> Result<Res
                     max_leases,
                 })
                 .await?;
-            let live = u.expiration.ids_under(&path).await?.len() as u64;
+            let live = u.expiration.ids_under(&path).await?;
             quotas.set_counted(&q, live);
             Ok(Response::default())
         }
