@@ -517,7 +517,10 @@ impl LogicalBackend for DatabaseBackend {
     }
 
     async fn periodic(&self, req: PeriodicRequest<'_>) -> Result<(), EngineError> {
-        rotation::periodic(self, &req).await.map_err(Into::into)
+        // Both run every tick; one failing does not stop the other.
+        let swept = crate::pending::sweep(self, &req).await;
+        rotation::periodic(self, &req).await?;
+        swept.map_err(Into::into)
     }
 
     fn periodic_interval(&self) -> Option<Duration> {

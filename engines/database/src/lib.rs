@@ -21,6 +21,7 @@ mod path_roles;
 mod path_rotate_root;
 mod path_static_roles;
 mod paths;
+mod pending;
 mod pool;
 mod postgres;
 mod rotation;

@@ -9,7 +9,8 @@ use zeroize::Zeroizing;
 use crate::backend::{DatabaseBackend, name};
 use crate::driver::NewUser;
 use crate::error::DbError;
-use crate::secret_creds::{EXPIRY_BUFFER, Internal, KIND};
+use crate::pending;
+use crate::secret_creds::{EXPIRY_BUFFER, Internal, KIND, unix};
 use crate::store;
 
 pub(crate) async fn read(b: &DatabaseBackend, req: &Request<'_>) -> Result<Response, DbError> {
@@ -75,16 +76,6 @@ pub(crate) async fn read(b: &DatabaseBackend, req: &Request<'_>) -> Result<Respo
             .await?,
     );
     let expiration = req.clock.now() + ttl + EXPIRY_BUFFER;
-    driver
-        .create_user(NewUser {
-            username: &username,
-            password: &password,
-            expiration,
-            creation: &role.statements.creation_statements,
-            rollback: &role.statements.rollback_statements,
-        })
-        .await?;
-
     let internal = Internal {
         username: username.clone(),
         role: name,
@@ -95,14 +86,34 @@ pub(crate) async fn read(b: &DatabaseBackend, req: &Request<'_>) -> Result<Respo
         default_ttl: role.default_ttl,
         max_ttl: role.max_ttl,
         connection: Some(settings),
-    };
+    }
+    .to_map()?;
+    // Recorded before the user exists, so a crash before the lease commits leaves something to sweep.
+    let pending_key = pending::key(&username);
+    pending::record(req.storage, &pending_key, unix(req.clock.now()), &internal).await?;
+    let created = driver
+        .create_user(NewUser {
+            username: &username,
+            password: &password,
+            expiration,
+            creation: &role.statements.creation_statements,
+            rollback: &role.statements.rollback_statements,
+        })
+        .await;
+    if let Err(e) = created {
+        // Rolled back (or compensated) by the driver: nothing is left to sweep.
+        pending::forget(req.storage, &pending_key).await;
+        return Err(e.into());
+    }
+
     let mut resp = Response::json(json!({ "username": username, "password": password.as_str() }));
     resp.secret = Some(Secret {
         kind: KIND.to_owned(),
         ttl,
         max_ttl: Duration::from_secs(role.max_ttl),
         renewable: true,
-        internal: internal.to_map()?,
+        internal,
+        pending_key: Some(pending_key),
         ..Secret::default()
     });
     Ok(resp)

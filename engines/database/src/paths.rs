@@ -9,3 +9,6 @@ pub(crate) const ROLE_PREFIX: &str = "role/";
 pub(crate) const STATIC_ROLE_PREFIX: &str = "static-role/";
 /// A root rotation in flight: `rotate-root-pending/<config name>`, written before the database is changed.
 pub(crate) const ROOT_PENDING_PREFIX: &str = "rotate-root-pending/";
+/// Credentials created in the database whose lease is not committed yet: `pending/<digest of the user name>`,
+/// written before the user is created and deleted by the core in the write that registers the lease.
+pub(crate) const PENDING_PREFIX: &str = "pending/";

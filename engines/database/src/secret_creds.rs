@@ -153,9 +153,18 @@ pub(crate) async fn renew(
 }
 
 pub(crate) async fn revoke(b: &DatabaseBackend, lease: &LeaseRequest<'_>) -> Result<(), DbError> {
-    let internal = Internal::from_map(lease.internal)?;
-    let (revocation_statements, ..) = effective_role(lease.storage, &internal).await?;
-    let (driver, temporary) = lease_driver(b, lease.storage, &internal).await?;
+    revoke_internal(b, lease.storage, lease.internal).await
+}
+
+/// Revokes the credential described by lease data `internal` (a lease's, or a pending record's).
+pub(crate) async fn revoke_internal(
+    b: &DatabaseBackend,
+    view: &View,
+    internal: &Map<String, Value>,
+) -> Result<(), DbError> {
+    let internal = Internal::from_map(internal)?;
+    let (revocation_statements, ..) = effective_role(view, &internal).await?;
+    let (driver, temporary) = lease_driver(b, view, &internal).await?;
     let result = driver
         .delete_user(DeleteUser {
             username: &internal.username,

@@ -14,7 +14,7 @@ use crate::settings::ConnectionSettings;
 /// Version stamped on every entry this crate writes.
 pub(crate) const ENTRY_VERSION: u32 = 1;
 
-fn entry_version() -> u32 {
+pub(crate) fn entry_version() -> u32 {
     ENTRY_VERSION
 }
 

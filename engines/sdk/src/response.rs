@@ -69,6 +69,10 @@ pub struct Secret {
     pub internal: Map<String, Value>,
     /// Only a TTL hint for the client (KV): no lease is registered and no lease id shown.
     pub no_lease: bool,
+    /// A key in the mount's storage the core deletes in the same write that registers the lease: the engine's
+    /// record of a credential that exists but has no lease yet, which the engine sweeps if the lease never comes
+    /// (a crash between creating the credential and committing its lease).
+    pub pending_key: Option<String>,
 }
 
 /// A successful login, from which the core creates a token.
@@ -161,6 +165,7 @@ impl std::fmt::Debug for Secret {
             .field("max_ttl", &self.max_ttl)
             .field("renewable", &self.renewable)
             .field("internal_keys", &self.internal.keys().collect::<Vec<_>>())
+            .field("pending_key", &self.pending_key)
             .finish_non_exhaustive()
     }
 }

@@ -174,8 +174,21 @@ impl Harness {
         self.call(Operation::Delete, path, json!({})).await
     }
 
-    /// `creds/<role>`: the user name, the password and the lease's secret.
+    /// `creds/<role>` with its lease committed as the core does it (the pending record deleted): the user name,
+    /// the password and the lease's secret.
     pub async fn creds(&self, role: &str) -> Result<Creds, EngineError> {
+        let c = self.creds_unleased(role).await?;
+        let key = c
+            .secret
+            .pending_key
+            .as_deref()
+            .expect("creds/ names a pending record");
+        self.view.delete(key).await.unwrap();
+        Ok(c)
+    }
+
+    /// `creds/<role>` as if the server crashed before committing the lease.
+    pub async fn creds_unleased(&self, role: &str) -> Result<Creds, EngineError> {
         let resp = self
             .call(Operation::Read, &format!("creds/{role}"), json!({}))
             .await?;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use engine_sdk::{EngineError, Operation};
+use engine_sdk::{EngineError, Operation, Storage as _};
 use serde_json::{Value, json};
 use testkit::PgServer;
 
@@ -206,6 +206,38 @@ async fn failed_creation_rolls_back() {
         before,
         "the transaction left a role"
     );
+}
+
+#[tokio::test]
+async fn a_credential_whose_lease_never_committed_is_swept() {
+    let pg = PgServer::start();
+    let h = setup(&pg).await;
+    // A failed creation leaves no pending record behind.
+    h.write(
+        "roles/half",
+        json!({"db_name": "pg", "creation_statements":
+            format!("{CREATION} GRANT SELECT ON no_such_table TO \"{{{{name}}}}\";")}),
+    )
+    .await
+    .unwrap();
+    assert!(h.creds("half").await.is_err());
+    assert!(h.view.list("pending/").await.unwrap().is_empty());
+
+    // As if the server died between CREATE ROLE and the lease's commit.
+    let orphan = h.creds_unleased("ro").await.unwrap();
+    let leased = h.creds("ro").await.unwrap();
+    assert!(role_exists(&pg, &orphan.username));
+    assert_eq!(h.view.list("pending/").await.unwrap().len(), 1);
+
+    // Within the grace period a request may still be committing its lease: left alone.
+    h.periodic().await.unwrap();
+    assert!(role_exists(&pg, &orphan.username));
+
+    h.advance(Duration::from_secs(301));
+    h.periodic().await.unwrap();
+    assert!(!role_exists(&pg, &orphan.username), "the orphan is dropped");
+    assert!(role_exists(&pg, &leased.username), "the leased user stays");
+    assert!(h.view.list("pending/").await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -427,3 +427,76 @@ async fn expiry_runs_only_on_the_leader() {
     }
     assert!(gone, "the new leader revoked the expired token");
 }
+
+/// Issues a leased secret whose "created, not leased yet" record the core must delete with the lease.
+struct PendingIssuer;
+
+const PENDING_PATHS: &[engine_sdk::PathSpec] = &[engine_sdk::PathSpec {
+    pattern: "{kind}",
+    ops: &[Operation::Read],
+    existence_check: false,
+    fields: &[],
+    help: "creds issues; pending reports whether the record is still there.",
+}];
+
+#[async_trait::async_trait]
+impl engine_sdk::LogicalBackend for PendingIssuer {
+    fn paths(&self) -> &'static [engine_sdk::PathSpec] {
+        PENDING_PATHS
+    }
+    async fn handle(
+        &self,
+        req: engine_sdk::Request<'_>,
+    ) -> Result<engine_sdk::Response, engine_sdk::EngineError> {
+        use storage::Storage as _;
+        if req.param("kind") == Some("pending") {
+            let there = req.storage.get("pending/one").await?.is_some();
+            return Ok(engine_sdk::Response::json(serde_json::json!({ "there": there })));
+        }
+        req.storage.put("pending/one", b"{}").await?;
+        let mut resp = engine_sdk::Response::json(serde_json::json!({ "user": "u" }));
+        resp.secret = Some(engine_sdk::Secret {
+            kind: "creds".into(),
+            ttl: std::time::Duration::from_secs(60),
+            renewable: true,
+            pending_key: Some("pending/one".into()),
+            ..engine_sdk::Secret::default()
+        });
+        Ok(resp)
+    }
+}
+
+#[tokio::test]
+async fn registering_a_lease_deletes_the_engines_pending_record_in_the_same_write() {
+    let mut catalog = crate::Catalog::new();
+    catalog.insert("pending", |_cfg| {
+        Box::pin(async {
+            Ok(Arc::new(PendingIssuer) as Arc<dyn engine_sdk::LogicalBackend>)
+        })
+    });
+    let core = Core::new(
+        Arc::new(storage::InMem::new()),
+        Arc::new(Standalone::default()),
+        CoreOptions {
+            catalog: Arc::new(catalog),
+            ..CoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    core.dev_init(Some("root")).await.unwrap();
+    let mut mount = req(Operation::Update, "sys/mounts/p", "root");
+    mount.data.insert("type".into(), serde_json::json!("pending"));
+    core.handle(mount).await.unwrap();
+
+    let issued = core
+        .handle(req(Operation::Read, "p/creds", "root"))
+        .await
+        .unwrap();
+    assert!(issued.lease.unwrap().id.starts_with("p/creds/"));
+    let check = core
+        .handle(req(Operation::Read, "p/pending", "root"))
+        .await
+        .unwrap();
+    assert_eq!(check.data.unwrap()["there"], false);
+}

@@ -185,7 +185,16 @@ impl Expiration {
                 value: lease_id.clone().into_bytes(),
             });
         }
-        let stored = match self.quotas.reserve(&lease_id) {
+        // The engine's "created, not leased yet" record goes in the same write as the lease.
+        let pending = match &secret.pending_key {
+            Some(k) => storage::validate_key(k).map_err(CoreError::from).map(|()| {
+                ops.push(Op::Delete {
+                    key: format!("{}{k}", route.view.prefix()),
+                });
+            }),
+            None => Ok(()),
+        };
+        let stored = match pending.and_then(|()| self.quotas.reserve(&lease_id)) {
             Ok(()) => self.storage.batch(ops).await.map_err(|e| {
                 self.quotas.release(&lease_id);
                 CoreError::from(e)
