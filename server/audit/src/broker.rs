@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use crate::device::{AuditDevice, BrokenDevice, DeviceError, Parsed};
 use crate::format::{FormatOptions, format};
 use crate::hmac::Hasher;
-use crate::input::{AuditInput, RequestInfo};
+use crate::input::{AuditInput, EntryKind, RequestInfo};
 use crate::table::{Table, TableEntry, encode_key, load_key};
 use crate::{AuditError, paths, random};
 
@@ -48,7 +48,10 @@ struct Mounted {
     format: FormatOptions,
     hasher: Hasher,
     device: Arc<dyn AuditDevice>,
-    failures: AtomicU64,
+    /// Request entries the device failed to record.
+    request_failures: AtomicU64,
+    /// Response entries the device failed to record.
+    response_failures: AtomicU64,
     /// Milliseconds since the broker's epoch before which the device is skipped.
     paused_until: AtomicU64,
     /// The current pause length, in milliseconds (0 = not timing out).
@@ -67,16 +70,31 @@ impl Mounted {
             format,
             hasher,
             device,
-            failures: AtomicU64::new(0),
+            request_failures: AtomicU64::new(0),
+            response_failures: AtomicU64::new(0),
             paused_until: AtomicU64::new(0),
             pause: AtomicU64::new(0),
         }
     }
 }
 
+/// How many entries one enabled device failed to record, since it was enabled or restored (`sys/metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceFailures {
+    /// Device path with a trailing slash.
+    pub path: String,
+    /// Device type.
+    pub kind: String,
+    /// Request entries not recorded.
+    pub request: u64,
+    /// Response entries not recorded.
+    pub response: u64,
+}
+
 /// The audit devices of one node. Share it as `Arc<Broker>`; every method takes `&self`.
 pub struct Broker {
-    allow_prefixing: bool,
+    // The server's `allow_audit_log_prefixing`; read when a device is enabled.
+    allow_prefixing: AtomicBool,
     timeout: Duration,
     // Read on every request without a lock; replaced whole on enable/disable/restore/seal.
     devices: ArcSwap<Vec<Arc<Mounted>>>,
@@ -141,12 +159,18 @@ impl Broker {
     /// A broker that waits at most `timeout` for each device to record an entry.
     pub fn with_device_timeout(allow_prefixing: bool, timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
-            allow_prefixing,
+            allow_prefixing: AtomicBool::new(allow_prefixing),
             timeout,
             devices: ArcSwap::from_pointee(Vec::new()),
             config: tokio::sync::Mutex::new(()),
             epoch: Instant::now(),
         })
+    }
+
+    /// Sets the server's `allow_audit_log_prefixing`: whether devices may be enabled with a `prefix` option.
+    /// Devices already enabled keep their prefix either way.
+    pub fn set_allow_prefixing(&self, allow: bool) {
+        self.allow_prefixing.store(allow, Ordering::Relaxed);
     }
 
     /// Whether any device is enabled (when none is, nothing needs recording).
@@ -173,7 +197,11 @@ impl Broker {
             match r {
                 Ok(()) => recorded = true,
                 Err(e) => {
-                    m.failures.fetch_add(1, Ordering::Relaxed);
+                    match input.kind {
+                        EntryKind::Request => &m.request_failures,
+                        EntryKind::Response => &m.response_failures,
+                    }
+                    .fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(device = %m.info.path, kind = m.device.kind(), error = %e, "audit device failed to record an entry");
                     reasons.push(format!("{}: {e}", m.info.path));
                 }
@@ -233,7 +261,7 @@ impl Broker {
         local: bool,
     ) -> Result<(), AuditError> {
         let path = normalize(path)?;
-        let parsed = Parsed::new(kind, &options, self.allow_prefixing)?;
+        let parsed = Parsed::new(kind, &options, self.allow_prefixing.load(Ordering::Relaxed))?;
         let _config = self.config.lock().await;
         let mut table = Table::load(storage).await?;
         if let Some(e) = table
@@ -475,12 +503,26 @@ impl Broker {
         }
     }
 
-    /// How many entries each enabled device failed to record since it was enabled or restored.
+    /// How many entries (requests and responses) each enabled device failed to record since it was enabled or
+    /// restored.
     pub fn failures(&self) -> Vec<(String, u64)> {
+        self.device_failures()
+            .into_iter()
+            .map(|f| (f.path, f.request.saturating_add(f.response)))
+            .collect()
+    }
+
+    /// Each enabled device's failures, split by entry type, sorted by path.
+    pub fn device_failures(&self) -> Vec<DeviceFailures> {
         self.devices
             .load()
             .iter()
-            .map(|m| (m.info.path.clone(), m.failures.load(Ordering::Relaxed)))
+            .map(|m| DeviceFailures {
+                path: m.info.path.clone(),
+                kind: m.info.kind.clone(),
+                request: m.request_failures.load(Ordering::Relaxed),
+                response: m.response_failures.load(Ordering::Relaxed),
+            })
             .collect()
     }
 }

@@ -24,7 +24,7 @@ mod socket;
 mod syslog;
 mod table;
 
-pub use broker::{Broker, DEFAULT_DEVICE_TIMEOUT, DeviceInfo};
+pub use broker::{Broker, DEFAULT_DEVICE_TIMEOUT, DeviceFailures, DeviceInfo};
 pub use chain::{Failure, Tamper, VerifyReport, verify};
 pub use device::{AuditDevice, DeviceError};
 pub use error::AuditError;

@@ -6,9 +6,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use storage::Storage;
 
-use crate::{CoreError, Request, Response};
+use crate::metrics::{Counter, Metrics};
+use crate::{CoreError, Request, Response, paths};
 
 /// The mount a request was matched to (recorded even when the request is denied).
 #[derive(Debug, Clone, Default)]
@@ -19,6 +23,214 @@ pub struct AuditMount {
     pub kind: String,
     /// Mount accessor.
     pub accessor: String,
+    /// Request data keys whose values are written in the clear (the mount's `audit_non_hmac_request_keys`).
+    pub non_hmac_request_keys: Vec<String>,
+    /// Response data keys whose values are written in the clear (`audit_non_hmac_response_keys`).
+    pub non_hmac_response_keys: Vec<String>,
+}
+
+impl AuditMount {
+    /// The audit view of a routed mount, taken from the in-memory mount table (no storage read).
+    pub(crate) fn of(route: &crate::router::Route) -> Self {
+        Self {
+            path: route.info.path.clone(),
+            kind: route.info.kind.clone(),
+            accessor: route.info.accessor.clone(),
+            non_hmac_request_keys: route.entry.config.audit_non_hmac_request_keys.clone(),
+            non_hmac_response_keys: route.entry.config.audit_non_hmac_response_keys.clone(),
+        }
+    }
+}
+
+/// The request headers an entry carries, chosen by `sys/config/auditing/request-headers`; values are still in
+/// the clear (each device HMACs those named in `hmac` under its own salt). `Debug` shows names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AuditHeaders {
+    /// Lowercased header name → its values in request order.
+    pub values: BTreeMap<String, Vec<String>>,
+    /// The names (lowercased) whose values are HMAC'd.
+    pub hmac: Vec<String>,
+}
+
+impl std::fmt::Debug for AuditHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditHeaders")
+            .field("names", &self.values.keys().collect::<Vec<_>>())
+            .field("hmac", &self.hmac)
+            .finish()
+    }
+}
+
+/// One audited header's setting, as `sys/config/auditing/request-headers` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HeaderSetting {
+    pub(crate) hmac: bool,
+}
+
+/// Headers that carry credentials: always HMAC'd when audited, whatever their setting says (OpenBao writes them
+/// in the clear when configured with `hmac=false`).
+pub(crate) const ALWAYS_HMAC_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie"];
+
+/// Headers never audited: the client token (the HTTP layer does not even pass it on, as OpenBao drops it).
+const NEVER_AUDITED_HEADERS: &[&str] = &["x-vault-token"];
+
+/// The stored form of the audited-headers configuration.
+#[derive(Serialize, Deserialize)]
+struct StoredHeaders {
+    v: u32,
+    headers: BTreeMap<String, HeaderSetting>,
+}
+
+/// The audited request headers (`sys/config/auditing/request-headers`): stored through the barrier, held in
+/// memory and swapped whole on change, so the request path reads them without a lock or a storage read.
+#[derive(Default)]
+pub(crate) struct AuditedHeaders {
+    config: ArcSwap<BTreeMap<String, HeaderSetting>>,
+    // Serialises changes (read-modify-write of one storage value).
+    change: tokio::sync::Mutex<()>,
+}
+
+impl AuditedHeaders {
+    /// Loads the stored configuration (at unseal, before any request is served).
+    pub(crate) async fn load(&self, storage: &dyn Storage) -> Result<(), CoreError> {
+        let _change = self.change.lock().await;
+        let headers = match storage.get(paths::AUDITED_HEADERS).await? {
+            None => BTreeMap::new(),
+            Some(bytes) => {
+                let stored: StoredHeaders = serde_json::from_slice(&bytes).map_err(|e| {
+                    CoreError::Internal(format!(
+                        "the audited headers configuration is corrupt: {e}"
+                    ))
+                })?;
+                // Names are lowercased on write; lowercase again so a hand-edited entry still matches.
+                stored
+                    .headers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect()
+            }
+        };
+        self.config.store(Arc::new(headers));
+        Ok(())
+    }
+
+    /// Forgets the configuration (at seal: it lives behind the barrier).
+    pub(crate) fn clear(&self) {
+        self.config.store(Arc::new(BTreeMap::new()));
+    }
+
+    /// Every configured header by lowercased name.
+    pub(crate) fn all(&self) -> Arc<BTreeMap<String, HeaderSetting>> {
+        self.config.load_full()
+    }
+
+    /// Audits header `name` (HMAC'd when `hmac`); returns the setting kept, which forces HMAC on credential
+    /// headers.
+    pub(crate) async fn set(
+        &self,
+        storage: &dyn Storage,
+        name: &str,
+        hmac: bool,
+    ) -> Result<HeaderSetting, CoreError> {
+        let name = name.to_ascii_lowercase();
+        let setting = HeaderSetting {
+            hmac: hmac || ALWAYS_HMAC_HEADERS.contains(&name.as_str()),
+        };
+        self.update(storage, |h| {
+            h.insert(name, setting);
+        })
+        .await?;
+        Ok(setting)
+    }
+
+    /// Stops auditing header `name` (nothing happens when it is not configured).
+    pub(crate) async fn remove(&self, storage: &dyn Storage, name: &str) -> Result<(), CoreError> {
+        let name = name.to_ascii_lowercase();
+        if !self.config.load().contains_key(&name) {
+            return Ok(());
+        }
+        self.update(storage, |h| {
+            h.remove(&name);
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        storage: &dyn Storage,
+        change: impl FnOnce(&mut BTreeMap<String, HeaderSetting>),
+    ) -> Result<(), CoreError> {
+        let _change = self.change.lock().await;
+        let mut headers = (**self.config.load()).clone();
+        change(&mut headers);
+        let bytes = serde_json::to_vec(&StoredHeaders {
+            v: 1,
+            headers: headers.clone(),
+        })
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+        storage.put(paths::AUDITED_HEADERS, &bytes).await?;
+        self.config.store(Arc::new(headers));
+        Ok(())
+    }
+
+    /// The configured headers present in `request`, with the names to HMAC.
+    pub(crate) fn select(&self, request: &crate::Headers) -> AuditHeaders {
+        let config = self.config.load();
+        let mut out = AuditHeaders::default();
+        if config.is_empty() {
+            return out;
+        }
+        for (name, value) in &request.0 {
+            let name = name.to_ascii_lowercase();
+            if NEVER_AUDITED_HEADERS.contains(&name.as_str()) {
+                continue;
+            }
+            let Some(setting) = config.get(&name) else {
+                continue;
+            };
+            if (setting.hmac || ALWAYS_HMAC_HEADERS.contains(&name.as_str()))
+                && !out.hmac.contains(&name)
+            {
+                out.hmac.push(name.clone());
+            }
+            out.values.entry(name).or_default().push(value.clone());
+        }
+        out
+    }
+}
+
+/// OpenBao's audit failure counters: a request (or response) that no device recorded.
+#[derive(Clone, Default)]
+pub(crate) struct FailureCounters {
+    request: Counter,
+    response: Counter,
+}
+
+impl FailureCounters {
+    /// Registers `vault.audit.log_request_failure` and `vault.audit.log_response_failure`, and a collector of
+    /// each device's own failures (`vault.audit.device.log_request_failure{path,type}` and
+    /// `...log_response_failure`).
+    pub(crate) fn register(metrics: &Metrics, devices: &Arc<server_audit::Broker>) -> Self {
+        let devices = Arc::downgrade(devices);
+        metrics.collector(move |out| {
+            let Some(devices) = devices.upgrade() else {
+                return;
+            };
+            for d in devices.device_failures() {
+                let labels = [("path", d.path.as_str()), ("type", d.kind.as_str())];
+                out.counter("vault.audit.device.log_request_failure", &labels, d.request);
+                out.counter(
+                    "vault.audit.device.log_response_failure",
+                    &labels,
+                    d.response,
+                );
+            }
+        });
+        Self {
+            request: metrics.counter("vault.audit.log_request_failure", &[]),
+            response: metrics.counter("vault.audit.log_response_failure", &[]),
+        }
+    }
 }
 
 /// What is known about the caller's token; the broker HMACs the token and accessor before writing.
@@ -58,6 +270,8 @@ impl std::fmt::Debug for AuditAuth {
 pub struct AuditEntry<'a> {
     /// The request as received.
     pub request: &'a Request,
+    /// The audited request headers.
+    pub headers: &'a AuditHeaders,
     /// The matched mount.
     pub mount: Option<&'a AuditMount>,
     /// The caller.
@@ -98,17 +312,27 @@ struct State {
 /// One request's audit trail through the pipeline. Cheap when no device is enabled.
 pub(crate) struct Trail<'a> {
     broker: &'a Arc<dyn AuditBroker>,
+    failures: &'a FailureCounters,
     request: &'a Request,
+    headers: AuditHeaders,
     active: bool,
     // A std mutex: held only to copy fields in or out, never across an await.
     state: Mutex<State>,
 }
 
 impl<'a> Trail<'a> {
-    pub(crate) fn new(broker: &'a Arc<dyn AuditBroker>, request: &'a Request) -> Self {
+    pub(crate) fn new(core: &'a crate::Core, request: &'a Request) -> Self {
+        let broker = core.audit();
+        let active = broker.active();
         Self {
-            active: broker.active(),
+            headers: if active {
+                core.audited_headers().select(&request.headers)
+            } else {
+                AuditHeaders::default()
+            },
+            active,
             broker,
+            failures: core.audit_failures(),
             request,
             state: Mutex::new(State::default()),
         }
@@ -166,12 +390,14 @@ impl<'a> Trail<'a> {
     ) -> Result<(), CoreError> {
         let entry = AuditEntry {
             request: self.request,
+            headers: &self.headers,
             mount,
             auth,
             error,
             reason: None,
         };
         self.broker.log_request(&entry).await.map_err(|e| {
+            self.failures.request.inc();
             tracing::error!(request_id = %self.request.id, error = %e, "audit: request not recorded");
             CoreError::AuditUnavailable
         })?;
@@ -202,6 +428,7 @@ impl<'a> Trail<'a> {
         }
         let entry = AuditEntry {
             request: self.request,
+            headers: &self.headers,
             mount: mount.as_ref(),
             auth: auth.as_ref(),
             error,
@@ -212,6 +439,7 @@ impl<'a> Trail<'a> {
             .log_response(&entry, outcome.as_ref().ok())
             .await
         {
+            self.failures.response.inc();
             tracing::error!(request_id = %self.request.id, error = %e, "audit: response not recorded");
             return Err(CoreError::AuditUnavailable);
         }
@@ -305,14 +533,16 @@ fn input(
             mount_point: mount.path.clone(),
             mount_type: mount.kind.clone(),
             mount_accessor: mount.accessor.clone(),
+            headers: entry.headers.values.clone(),
+            hmac_headers: entry.headers.hmac.clone(),
             ..server_audit::RequestInfo::default()
         },
         auth,
         response,
         error: entry.error.clone(),
         reason: entry.reason.clone(),
-        non_hmac_request_keys: Vec::new(),
-        non_hmac_response_keys: Vec::new(),
+        non_hmac_request_keys: mount.non_hmac_request_keys,
+        non_hmac_response_keys: mount.non_hmac_response_keys,
     }
 }
 
@@ -388,5 +618,196 @@ pub(crate) fn core_error(e: server_audit::AuditError) -> CoreError {
         server_audit::AuditError::NoDeviceRecorded(_) => CoreError::AuditUnavailable,
         server_audit::AuditError::Storage(s) => CoreError::Storage(s),
         other => CoreError::Internal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{Headers, Operation, Token};
+
+    fn headers(pairs: &[(&str, &str)]) -> Headers {
+        Headers(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn audited_headers_are_stored_lowercased_and_survive_a_reload() {
+        let storage = storage::testing::PlainMem::shared();
+        let h = AuditedHeaders::default();
+        h.load(&*storage).await.unwrap();
+        assert!(h.all().is_empty());
+        assert_eq!(
+            h.set(&*storage, "X-Forwarded-For", false).await.unwrap(),
+            HeaderSetting { hmac: false }
+        );
+        h.set(&*storage, "X-Secret", true).await.unwrap();
+        // Credentials are always hashed, whatever the request says.
+        assert_eq!(
+            h.set(&*storage, "Authorization", false).await.unwrap(),
+            HeaderSetting { hmac: true }
+        );
+        let all = h.all();
+        assert_eq!(
+            serde_json::to_value(&*all).unwrap(),
+            json!({
+                "authorization": {"hmac": true},
+                "x-forwarded-for": {"hmac": false},
+                "x-secret": {"hmac": true},
+            })
+        );
+
+        let reloaded = AuditedHeaders::default();
+        reloaded.load(&*storage).await.unwrap();
+        assert_eq!(*reloaded.all(), *all);
+        reloaded.remove(&*storage, "X-SECRET").await.unwrap();
+        reloaded
+            .remove(&*storage, "never-configured")
+            .await
+            .unwrap();
+        let again = AuditedHeaders::default();
+        again.load(&*storage).await.unwrap();
+        assert_eq!(again.all().len(), 2);
+        assert!(!again.all().contains_key("x-secret"));
+
+        // Sealing forgets the configuration.
+        again.clear();
+        assert!(again.all().is_empty());
+    }
+
+    #[tokio::test]
+    async fn select_keeps_configured_headers_with_every_value_and_never_the_token() {
+        let storage = storage::testing::PlainMem::shared();
+        let h = AuditedHeaders::default();
+        let none = h.select(&headers(&[("x-forwarded-for", "10.0.0.1")]));
+        assert_eq!(none, AuditHeaders::default(), "nothing configured");
+        for (name, hmac) in [
+            ("X-Forwarded-For", false),
+            ("x-secret", true),
+            ("cookie", false),
+            ("x-vault-token", false),
+        ] {
+            h.set(&*storage, name, hmac).await.unwrap();
+        }
+        let got = h.select(&headers(&[
+            ("X-Forwarded-For", "10.0.0.1"),
+            ("x-forwarded-for", "10.0.0.2"),
+            ("x-secret", "s"),
+            ("cookie", "session=abc"),
+            ("x-vault-token", "s.root"),
+            ("x-other", "not configured"),
+        ]));
+        assert_eq!(
+            got.values,
+            [
+                ("cookie".to_owned(), vec!["session=abc".to_owned()]),
+                (
+                    "x-forwarded-for".to_owned(),
+                    vec!["10.0.0.1".to_owned(), "10.0.0.2".to_owned()]
+                ),
+                ("x-secret".to_owned(), vec!["s".to_owned()]),
+            ]
+            .into()
+        );
+        assert_eq!(got.hmac, vec!["x-secret".to_owned(), "cookie".to_owned()]);
+        let debug = format!("{got:?}");
+        assert!(
+            !debug.contains("session=abc") && !debug.contains("10.0.0.1"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn input_carries_the_mounts_clear_keys_and_the_headers() {
+        let request = Request {
+            id: "r1".into(),
+            operation: Operation::Update,
+            path: "secret/data/app".into(),
+            data: json!({"data": {"visible": "v", "hidden": "h"}})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            token: Some(Token("s.tok".into())),
+            remote_addr: None,
+            wrap_ttl: None,
+            headers: Headers::default(),
+        };
+        let mount = AuditMount {
+            path: "secret/".into(),
+            kind: "kv".into(),
+            accessor: "kv_1".into(),
+            non_hmac_request_keys: vec!["visible".into()],
+            non_hmac_response_keys: vec!["shown".into()],
+        };
+        let hdrs = AuditHeaders {
+            values: [("x-a".to_owned(), vec!["1".to_owned()])].into(),
+            hmac: vec!["x-a".into()],
+        };
+        let entry = AuditEntry {
+            request: &request,
+            headers: &hdrs,
+            mount: Some(&mount),
+            auth: None,
+            error: None,
+            reason: None,
+        };
+        let i = input(&entry, server_audit::EntryKind::Request, None);
+        assert_eq!(i.non_hmac_request_keys, vec!["visible".to_owned()]);
+        assert_eq!(i.non_hmac_response_keys, vec!["shown".to_owned()]);
+        assert_eq!(i.request.headers, hdrs.values);
+        assert_eq!(i.request.hmac_headers, hdrs.hmac);
+        assert_eq!(i.request.mount_point, "secret/");
+        assert_eq!(
+            i.request.data.unwrap_or_default()["data"],
+            json!({"visible": "v", "hidden": "h"})
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_counters_and_device_failures_are_exported() {
+        let metrics = Metrics::new();
+        let broker = server_audit::Broker::new(false);
+        let counters = FailureCounters::register(&metrics, &broker);
+        counters.request.inc();
+        let text = metrics.prometheus();
+        assert!(
+            text.contains("vault_audit_log_request_failure 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vault_audit_log_response_failure 0\n"),
+            "{text}"
+        );
+        // A broker with a device reports it per path (the device's own failures are tested in server-audit).
+        let dir = std::env::temp_dir().join(format!("coffer-core-audit-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let storage = storage::testing::PlainMem::shared();
+        let file = dir.join("a.log");
+        broker
+            .enable(
+                &*storage,
+                "f",
+                "file",
+                "",
+                [("file_path".to_owned(), file.display().to_string())].into(),
+                false,
+            )
+            .await
+            .unwrap();
+        let text = metrics.prometheus();
+        assert!(
+            text.contains("vault_audit_device_log_request_failure{path=\"f/\",type=\"file\"} 0\n"),
+            "{text}"
+        );
+        drop(broker);
+        // The collector holds the broker weakly: a dropped broker reports nothing.
+        assert!(!metrics.prometheus().contains("device"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

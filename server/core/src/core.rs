@@ -42,6 +42,10 @@ pub struct CoreOptions {
     pub allow_api_audit_creation: bool,
     /// Devices declared in the config file (`audit "<type>" "<path>" {}`), enabled at unseal when missing.
     pub declared_audit: Vec<DeclaredAudit>,
+    /// Allow audit devices with a `prefix` option (the config file's `allow_audit_log_prefixing`).
+    pub allow_audit_log_prefixing: bool,
+    /// The node's metrics, served by `sys/metrics`; other components register their series here.
+    pub metrics: Arc<crate::Metrics>,
     /// The lease manager's revocation pool.
     pub expiration: crate::ExpirationConfig,
 }
@@ -79,6 +83,8 @@ impl Default for CoreOptions {
             audit_devices,
             allow_api_audit_creation: false,
             declared_audit: Vec::new(),
+            allow_audit_log_prefixing: false,
+            metrics: crate::Metrics::new(),
             expiration: crate::ExpirationConfig::default(),
         }
     }
@@ -152,6 +158,10 @@ pub struct Core {
     transition: tokio::sync::Mutex<()>,
     /// Shares entered so far; a std mutex, never held across an await.
     progress: Mutex<Progress>,
+    /// The request headers audit entries carry; loaded at unseal.
+    audited_headers: crate::audit::AuditedHeaders,
+    /// Requests and responses no audit device recorded.
+    audit_failures: crate::audit::FailureCounters,
 }
 
 /// How often the keyring auto-rotation check runs.
@@ -177,10 +187,16 @@ impl Core {
             }
             (false, _) => State::Uninitialized,
         };
+        opts.audit_devices
+            .set_allow_prefixing(opts.allow_audit_log_prefixing);
+        let audit_failures =
+            crate::audit::FailureCounters::register(&opts.metrics, &opts.audit_devices);
         Ok(Arc::new(Self {
             physical,
             barrier,
             cluster,
+            audited_headers: crate::audit::AuditedHeaders::default(),
+            audit_failures,
             opts,
             state: ArcSwap::from_pointee(state),
             transition: tokio::sync::Mutex::new(()),
@@ -213,6 +229,21 @@ impl Core {
     /// Whether `sys/audit` may enable devices.
     pub(crate) fn allow_api_audit_creation(&self) -> bool {
         self.opts.allow_api_audit_creation
+    }
+
+    /// The request headers audit entries carry (`sys/config/auditing/request-headers`).
+    pub(crate) fn audited_headers(&self) -> &crate::audit::AuditedHeaders {
+        &self.audited_headers
+    }
+
+    /// The audit failure counters.
+    pub(crate) fn audit_failures(&self) -> &crate::audit::FailureCounters {
+        &self.audit_failures
+    }
+
+    /// The node's metrics registry (`sys/metrics`): register counters and gauges or collectors here.
+    pub fn metrics(&self) -> &Arc<crate::Metrics> {
+        &self.opts.metrics
     }
 
     /// Reopens audit files (SIGHUP, after logrotate moved them).
@@ -520,6 +551,7 @@ impl Core {
         self.barrier.seal();
         self.state.store(Arc::new(State::Sealed(cfg)));
         self.opts.audit_devices.seal();
+        self.audited_headers.clear();
         self.lock_progress()?.reset();
         tracing::info!("core sealed");
         Ok(())
@@ -618,6 +650,7 @@ impl Core {
     /// Reopens the persisted audit devices and enables the declared ones that are missing, before any request
     /// is served (with devices enabled, nothing may go unaudited).
     async fn restore_audit(&self) -> Result<(), CoreError> {
+        self.audited_headers.load(self.barrier.as_ref()).await?;
         let devices = &self.opts.audit_devices;
         devices
             .restore(self.barrier.as_ref())

@@ -11,6 +11,7 @@ mod cubbyhole;
 mod error;
 mod expiration;
 mod identity;
+mod metrics;
 mod mount_table;
 mod mounts;
 mod paths;
@@ -26,11 +27,14 @@ mod system;
 mod unseal;
 mod wrapping;
 
-pub use crate::audit::{AuditAuth, AuditBroker, AuditEntry, AuditError, AuditMount};
+pub use crate::audit::{AuditAuth, AuditBroker, AuditEntry, AuditError, AuditHeaders, AuditMount};
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::cluster::{Cluster, ClusterStatus, Standalone};
 pub use crate::core::{Core, CoreOptions, DeclaredAudit};
 pub use crate::error::CoreError;
 pub use crate::expiration::ExpirationConfig;
+pub use crate::metrics::{
+    Collect, Counter, Gauge, Metrics, PROMETHEUS_CONTENT_TYPE, Sample, SampleValue, prometheus_name,
+};
 pub use crate::mounts::Catalog;
-pub use crate::request::{Lease, Operation, RawJson, Request, Response, Token};
+pub use crate::request::{Headers, Lease, Operation, RawBody, RawJson, Request, Response, Token};

@@ -18,3 +18,5 @@ pub(crate) const LOGICAL_PREFIX: &str = "logical/";
 pub(crate) const AUTH_PREFIX: &str = "auth/";
 /// Password policies, one key per name (through the barrier).
 pub(crate) const PASSWORD_POLICY_PREFIX: &str = "sys/password_policy/";
+/// The audited request headers (`sys/config/auditing/request-headers`, through the barrier; OpenBao's key).
+pub(crate) const AUDITED_HEADERS: &str = "sys/audited-headers-config/audited-headers";

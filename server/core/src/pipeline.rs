@@ -15,7 +15,7 @@ use crate::router::Route;
 use crate::{Core, CoreError, Request, Response, sys, wrapping};
 
 pub(crate) async fn handle(core: &Core, u: &Unsealed, req: Request) -> Result<Response, CoreError> {
-    let trail = Trail::new(core.audit(), &req);
+    let trail = Trail::new(core, &req);
     let outcome = handle_audited(core, u, &req, &trail).await;
     trail.finish(outcome).await
 }
@@ -31,11 +31,7 @@ async fn handle_audited(
     let router = u.mounts.router();
     let routed = if is_sys { None } else { router.lookup(path) };
     if let Some((route, _)) = &routed {
-        trail.mount(|| AuditMount {
-            path: route.info.path.clone(),
-            kind: route.info.kind.clone(),
-            accessor: route.info.accessor.clone(),
-        });
+        trail.mount(|| AuditMount::of(route));
     }
 
     // The wrapping token of unwrap/lookup/rewrap is checked before anything else, as OpenBao does; lookup needs

@@ -26,6 +26,39 @@ pub struct Request {
     /// The response-wrapping TTL the client asked for (`X-Vault-Wrap-TTL`). `Some(0)` wraps nothing but still
     /// counts for policies' `min_wrapping_ttl`/`max_wrapping_ttl`, as in OpenBao.
     pub wrap_ttl: Option<Duration>,
+    /// The HTTP request headers, without the client token (audited per `sys/config/auditing/request-headers`).
+    pub headers: Headers,
+}
+
+/// HTTP request headers as (lowercased name, value) pairs in request order; a name may repeat. The HTTP layer
+/// leaves the client token out. Values may still be credentials, so `Debug` shows names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl Headers {
+    /// Every value of `name` (compared case-insensitively), in request order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(n, _)| n))
+            .finish()
+    }
 }
 
 /// A client token; its `Debug` never shows the value.
@@ -57,6 +90,26 @@ pub struct Response {
     pub wrap_info: Option<WrapInfo>,
     /// A JSON body sent as it is instead of an envelope (an unwrapped response, as it was stored).
     pub raw_json: Option<RawJson>,
+    /// A body of any type sent as it is, with `status` (or 200), instead of an envelope (`sys/metrics`).
+    pub raw_body: Option<RawBody>,
+}
+
+/// A non-envelope body and its content type.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawBody {
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The bytes.
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawBody")
+            .field("content_type", &self.content_type)
+            .field("len", &self.body.len())
+            .finish()
+    }
 }
 
 /// A JSON document sent verbatim; its `Debug` hides the content (it may hold secrets or tokens).
@@ -111,6 +164,19 @@ impl Response {
             && self.lease.is_none()
             && self.wrap_info.is_none()
             && self.raw_json.is_none()
+            && self.raw_body.is_none()
+    }
+
+    /// A body sent as it is with `content_type` and `status`.
+    pub fn raw(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status: Some(status),
+            raw_body: Some(RawBody {
+                content_type: content_type.to_owned(),
+                body: body.into(),
+            }),
+            ..Self::default()
+        }
     }
 
     /// The Vault envelope of this answer (`legacy_top_level`, `status` and `raw_json` are the HTTP layer's). A
@@ -150,6 +216,7 @@ impl std::fmt::Debug for Request {
             .field("path", &self.path)
             .field("data_keys", &self.data.keys().collect::<Vec<_>>())
             .field("wrap_ttl", &self.wrap_ttl)
+            .field("headers", &self.headers)
             .finish_non_exhaustive()
     }
 }

@@ -72,7 +72,8 @@ pub(crate) async fn finish(
     let Some(ttl) = req.wrap_ttl.filter(|t| !t.is_zero()) else {
         return Ok(resp);
     };
-    if resp.wrap_info.is_some() {
+    // Already wrapped, or a raw body (`sys/metrics` text) that has no envelope to wrap.
+    if resp.wrap_info.is_some() || resp.raw_body.is_some() {
         return Ok(resp);
     }
     // An empty listing is not worth a token that unwraps to nothing (OpenBao's rule).

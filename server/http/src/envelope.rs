@@ -10,6 +10,14 @@ pub(crate) fn respond(request_id: String, resp: server_core::Response) -> Respon
     if resp.is_empty() {
         return StatusCode::NO_CONTENT.into_response();
     }
+    // A body with its own type (`sys/metrics`) goes out as it is, with its status.
+    if let Some(raw) = resp.raw_body {
+        let status = resp
+            .status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::OK);
+        return (status, [(header::CONTENT_TYPE, raw.content_type)], raw.body).into_response();
+    }
     // An unwrapped response goes out byte for byte as it was stored.
     if let Some(raw) = resp.raw_json {
         return (

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse as _, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use server_core::{CoreError, Operation, Request, Token};
+use server_core::{CoreError, Headers, Operation, Request, Token};
 use tracing::Instrument as _;
 
 use crate::{ApiError, AppState, envelope};
@@ -93,6 +93,7 @@ async fn handle_inner(
         token: client_token(&headers).map(Token),
         remote_addr,
         wrap_ttl,
+        headers: request_headers(&headers),
     };
     tracing::debug!(path = %req.path, op = ?req.operation, "request");
     // The core runs in its own task: a client that disconnects, or the request timeout, stops the waiting,
@@ -149,6 +150,33 @@ fn client_token(headers: &HeaderMap) -> Option<String> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_owned())
+}
+
+/// The request headers the core may audit, without the client token: `X-Vault-Token` is dropped, and so are
+/// `Authorization: Bearer` values (as OpenBao removes the header the token came from). Names are lowercase
+/// (as `http` stores them); values that are not UTF-8 are converted lossily.
+fn request_headers(headers: &HeaderMap) -> Headers {
+    Headers(
+        headers
+            .iter()
+            .filter(|(name, value)| {
+                *name != "x-vault-token"
+                    && !(*name == axum::http::header::AUTHORIZATION && is_bearer(value.as_bytes()))
+            })
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn is_bearer(value: &[u8]) -> bool {
+    value
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
 }
 
 /// `X-Vault-Wrap-TTL`: a duration (`5m`) or seconds; absent or empty means no wrapping. Negative or invalid
@@ -250,6 +278,34 @@ mod tests {
         );
         assert!(request_path("secret/../sys/seal", Operation::Update).is_err());
         assert!(request_path("secret/./x", Operation::Read).is_err());
+    }
+
+    #[test]
+    fn request_headers_leave_the_token_out() {
+        let mut h = HeaderMap::new();
+        h.insert("x-vault-token", HeaderValue::from_static("s.secret"));
+        h.append("authorization", HeaderValue::from_static("Bearer s.other"));
+        h.append(
+            "authorization",
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
+        h.append("X-Forwarded-For", HeaderValue::from_static("10.0.0.1"));
+        h.append("x-forwarded-for", HeaderValue::from_static("10.0.0.2"));
+        h.insert("x-binary", HeaderValue::from_bytes(b"a\xffb").unwrap());
+        let got = request_headers(&h);
+        assert_eq!(
+            got.get_all("x-forwarded-for").collect::<Vec<_>>(),
+            vec!["10.0.0.1", "10.0.0.2"]
+        );
+        assert_eq!(got.get("authorization"), Some("Basic dXNlcjpwdw=="));
+        assert_eq!(got.get_all("authorization").count(), 1);
+        assert_eq!(got.get("x-vault-token"), None);
+        assert_eq!(got.get("x-binary"), Some("a\u{fffd}b"));
+        let debug = format!("{got:?}");
+        assert!(
+            !debug.contains("10.0.0.1") && debug.contains("x-forwarded-for"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -144,6 +144,7 @@ pub async fn run(
             expiration: config.leases,
             // Dev servers are for trying things out: their audit devices may be enabled through the API.
             allow_api_audit_creation: config.unsafe_allow_api_audit_creation || dev.is_some(),
+            allow_audit_log_prefixing: config.allow_audit_log_prefixing,
             declared_audit: config
                 .audit
                 .iter()

@@ -1,7 +1,9 @@
 //! The audit log end to end: the real `bao audit enable file` against Coffer, every request and response
 //! recorded with secrets HMAC'd (grep for the raw values), `sys/audit-hash`, denied requests and failed logins
 //! recorded with their error, fail-closed devices, a hung socket device, `coffer audit verify` on untouched and
-//! tampered logs, and logrotate's rename + SIGHUP.
+//! tampered logs, and logrotate's rename + SIGHUP; a mount's `audit_non_hmac_*_keys`, audited request headers
+//! (`sys/config/auditing/request-headers`), `allow_audit_log_prefixing`, and the failure counters of
+//! `sys/metrics`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use testkit::{TestServer, wait_until_true};
 
-use crate::support::str_at;
+use crate::support::{self, put_policy, str_at};
 
 /// A string field of an entry, or "" (entries leave empty fields out).
 fn field<'a>(e: &'a Value, ptr: &str) -> &'a str {
@@ -321,4 +323,462 @@ async fn audit_verify_passes_untouched_logs_and_pinpoints_tampering_and_rotation
     check(deleted.join("\n") + "\n", "deleted", "line 3").await;
     let truncated = &original[..original.len() - 10];
     check(truncated.to_owned(), "truncated", "truncat").await;
+}
+
+fn is_hmac(v: &Value) -> bool {
+    v.as_str()
+        .and_then(|s| s.strip_prefix("hmac-sha256:"))
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The HMAC the file device at `file/` writes for `input`.
+async fn audit_hash(api: &testkit::Api, input: &str) -> String {
+    let (status, body) = api
+        .post("sys/audit-hash/file", json!({ "input": input }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    str_at(&body, "/data/hash")
+}
+
+/// The entry of `kind` for the request to `path` with `operation`.
+fn entry_for<'a>(all: &'a [Value], kind: &str, operation: &str, path: &str) -> &'a Value {
+    all.iter()
+        .find(|e| {
+            field(e, "/type") == kind
+                && field(e, "/request/operation") == operation
+                && field(e, "/request/path") == path
+        })
+        .unwrap_or_else(|| panic!("no {kind} entry for {operation} {path} in {all:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mounts_non_hmac_keys_and_the_audited_headers_shape_the_entries() {
+    let server = TestServer::dev().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("audit.log");
+    let bao = server.bao();
+    bao.run(&[
+        "audit",
+        "enable",
+        "file",
+        &format!("file_path={}", log.display()),
+    ])
+    .await
+    .expect_code(0, "bao audit enable file");
+    bao.run(&[
+        "secrets",
+        "tune",
+        "-audit-non-hmac-request-keys=visible",
+        "-audit-non-hmac-response-keys=shown",
+        "secret/",
+    ])
+    .await
+    .expect_code(0, "bao secrets tune");
+    for (name, hmac) in [
+        ("X-Custom-Secret", "true"),
+        ("X-Custom-Clear", "false"),
+        // Credentials: HMAC'd whatever the setting says.
+        ("Authorization", "false"),
+        // The token itself: never audited.
+        ("X-Vault-Token", "false"),
+    ] {
+        bao.run(&[
+            "write",
+            &format!("sys/config/auditing/request-headers/{name}"),
+            &format!("hmac={hmac}"),
+        ])
+        .await
+        .expect_code(0, name);
+    }
+    let listed = bao
+        .run(&[
+            "read",
+            "-format=json",
+            "sys/config/auditing/request-headers",
+        ])
+        .await;
+    listed.expect_code(0, "bao read request-headers");
+    assert_eq!(
+        listed.json()["data"]["headers"],
+        json!({
+            "authorization": {"hmac": true},
+            "x-custom-clear": {"hmac": false},
+            "x-custom-secret": {"hmac": true},
+            "x-vault-token": {"hmac": false},
+        }),
+        "{}",
+        listed.stdout
+    );
+
+    // A token of our own, so its value is a distinctive string to look for.
+    let api = server.api();
+    let (status, body) = api.post("auth/token/create", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let token = str_at(&body, "/auth/client_token");
+    let basic = "Basic YWxpY2U6aHVudGVyMi1iYXNpYw==";
+    let resp = api
+        .with_token(Some(&token))
+        .send(
+            "POST",
+            "secret/data/app",
+            Some(
+                serde_json::to_vec(&json!({
+                    "data": {"visible": "clear-request-value", "hidden": "hidden-request-value", "shown": "s1"}
+                }))
+                .expect("json"),
+            ),
+            &[
+                ("X-Custom-Secret", "header-secret-value"),
+                ("X-Custom-Clear", "clear-1"),
+                ("X-Custom-Clear", "clear-2"),
+                ("Authorization", basic),
+                ("X-Not-Configured", "not-audited-value"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let (status, body) = api.get("secret/data/app").await;
+    assert_eq!(status, 200, "{body}");
+
+    let all = entries(&log);
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    for raw in [
+        token.as_str(),
+        "header-secret-value",
+        "hidden-request-value",
+        "not-audited-value",
+        basic,
+    ] {
+        assert!(
+            !text.contains(raw),
+            "{raw:?} appears in the clear in the audit log"
+        );
+    }
+    let write = entry_for(&all, "request", "update", "secret/data/app");
+    // The tuned request key stays clear, the others are HMAC'd.
+    assert_eq!(
+        write["request"]["data"]["data"]["visible"],
+        "clear-request-value"
+    );
+    assert_eq!(
+        write["request"]["data"]["data"]["hidden"],
+        json!(audit_hash(&api, "hidden-request-value").await)
+    );
+    assert!(
+        is_hmac(&write["request"]["data"]["data"]["shown"]),
+        "a response key does not clear a request value: {write}"
+    );
+    let headers = &write["request"]["headers"];
+    assert_eq!(
+        headers,
+        &json!({
+            "authorization": [audit_hash(&api, basic).await],
+            "x-custom-clear": ["clear-1", "clear-2"],
+            "x-custom-secret": [audit_hash(&api, "header-secret-value").await],
+        }),
+        "{write}"
+    );
+    // The response entry of the same request carries the headers too.
+    let write_resp = entry_for(&all, "response", "update", "secret/data/app");
+    assert_eq!(&write_resp["request"]["headers"], headers);
+
+    let read = entry_for(&all, "response", "read", "secret/data/app");
+    let data = &read["response"]["data"]["data"];
+    assert_eq!(data["shown"], "s1", "{read}");
+    assert!(
+        is_hmac(&data["visible"]),
+        "a request key does not clear a response value: {read}"
+    );
+    assert!(is_hmac(&data["hidden"]), "{read}");
+    // No header configured for this request's headers: no `headers` object at all.
+    assert!(read["request"].get("headers").is_none(), "{read}");
+
+    // Removing a header stops auditing it.
+    bao.run(&[
+        "delete",
+        "sys/config/auditing/request-headers/X-Custom-Clear",
+    ])
+    .await
+    .expect_code(0, "delete header");
+    let (status, body) = api
+        .get("sys/config/auditing/request-headers/x-custom-clear")
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    // The endpoints need sudo.
+    put_policy(
+        &api,
+        "auditing-no-sudo",
+        r#"path "sys/config/auditing/*" { capabilities = ["read", "update"] }"#,
+    )
+    .await;
+    let (status, body) = api
+        .post(
+            "auth/token/create",
+            json!({"policies": ["auditing-no-sudo"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let no_sudo = api.with_token(Some(&str_at(&body, "/auth/client_token")));
+    let (status, body) = no_sudo.get("sys/config/auditing/request-headers").await;
+    support::assert_denied("request-headers without sudo", status, &body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_headers_api_and_sys_metrics_have_openbaos_shapes() {
+    // Runs against `COFFER_E2E_TARGET` (OpenBao's dev server too), so the shapes asserted here are OpenBao's.
+    let server = support::server().await;
+    let api = server.api();
+    let (status, body) = api.get("sys/config/auditing/request-headers").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!({"headers": {}}));
+    let (status, body) = api
+        .post(
+            "sys/config/auditing/request-headers/X-Forwarded-For",
+            json!({"hmac": true}),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = api.get("sys/config/auditing/request-headers").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"headers": {"x-forwarded-for": {"hmac": true}}})
+    );
+    assert_eq!(body["headers"], body["data"]["headers"], "top-level copy");
+    // One header, keyed by the name as asked.
+    let (status, body) = api
+        .get("sys/config/auditing/request-headers/X-FORWARDED-for")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!({"X-FORWARDED-for": {"hmac": true}}));
+    let (status, body) = api.get("sys/config/auditing/request-headers/nope").await;
+    support::assert_error(
+        "unknown header",
+        status,
+        400,
+        &body,
+        "Could not find header in config",
+    );
+    let (status, body) = api.list("sys/config/auditing/request-headers").await;
+    assert_eq!(status, 404, "LIST is not served: {body}");
+    let (status, body) = api
+        .delete("sys/config/auditing/request-headers/x-forwarded-for")
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = api
+        .delete("sys/config/auditing/request-headers/x-forwarded-for")
+        .await;
+    assert_eq!(status, 204, "deleting twice is fine: {body}");
+
+    // sys/metrics: OpenBao's JSON layout by default, Prometheus text on request, a plain-text 400 otherwise.
+    let r = api.send("GET", "sys/metrics", None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    for k in ["Timestamp", "Gauges", "Points", "Counters", "Samples"] {
+        assert!(r.json.get(k).is_some(), "{k} missing: {}", r.json);
+    }
+    let counters = r.json["Counters"].as_array().expect("Counters");
+    for c in counters {
+        assert!(c["Name"].is_string(), "{c}");
+        for k in ["Count", "Rate", "Sum", "Min", "Max", "Mean", "Stddev"] {
+            assert!(c[k].is_number(), "{k}: {c}");
+        }
+        assert!(c["Labels"].is_object(), "{c}");
+    }
+    // OpenBao's JSON shows the last complete 10 s interval, which may have seen no request; Coffer's shows totals.
+    if server.target() == testkit::Target::Coffer {
+        for name in [
+            "vault.audit.log_request_failure",
+            "vault.audit.log_response_failure",
+        ] {
+            assert!(
+                counters.iter().any(|c| c["Name"] == name),
+                "{name} missing: {counters:?}"
+            );
+        }
+    }
+    let r = api
+        .send("GET", "sys/metrics?format=prometheus", None, &[])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = r.text();
+    assert!(
+        text.contains("# TYPE vault_audit_log_request_failure counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("vault_audit_log_response_failure ")),
+        "{text}"
+    );
+    let r = api.send("GET", "sys/metrics?format=xml", None, &[]).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.text(), "metric response format \"xml\" unknown");
+}
+
+/// The value of an unlabelled (or exactly labelled) series in Prometheus text, or `None` when absent.
+fn prometheus_value(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().expect("a counter value"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sys_metrics_counts_each_devices_failures_and_requests_no_device_recorded() {
+    let server = TestServer::dev().await;
+    let api = server.api();
+    let metrics = || async {
+        let r = server
+            .api()
+            .send("GET", "sys/metrics?format=prometheus", None, &[])
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text()
+    };
+    let (d1, d2) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    for (name, dir) in [("one", &d1), ("two", &d2)] {
+        let (status, body) = api
+            .post(
+                &format!("sys/audit/{name}"),
+                json!({"type": "file", "options": {"file_path": dir.path().join("a.log").display().to_string()}}),
+            )
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+    let text = metrics().await;
+    assert_eq!(
+        prometheus_value(&text, "vault_audit_log_request_failure"),
+        Some(0),
+        "{text}"
+    );
+    let one = r#"vault_audit_device_log_request_failure{path="one/",type="file"}"#;
+    let two = r#"vault_audit_device_log_request_failure{path="two/",type="file"}"#;
+    assert_eq!(prometheus_value(&text, one), Some(0), "{text}");
+
+    // The first device becomes unwritable: the second records, the request succeeds, the device's counter rises.
+    let d1_path = d1.path().to_path_buf();
+    std::fs::remove_dir_all(&d1_path).expect("remove the first device's directory");
+    let (status, body) = api.get("secret/config").await;
+    assert_eq!(status, 200, "the second device still records: {body}");
+    let text = metrics().await;
+    assert!(
+        prometheus_value(&text, one).is_some_and(|n| n >= 1),
+        "{text}"
+    );
+    assert_eq!(prometheus_value(&text, two), Some(0), "{text}");
+    assert_eq!(
+        prometheus_value(&text, "vault_audit_log_request_failure"),
+        Some(0),
+        "a request one device recorded is no failure: {text}"
+    );
+
+    // Both fail: the request is refused and counted as a request no device recorded.
+    let d2_path = d2.path().to_path_buf();
+    std::fs::remove_dir_all(&d2_path).expect("remove the second device's directory");
+    let (status, body) = api.post("secret/data/x", json!({"data": {"a": "b"}})).await;
+    assert_eq!(status, 503, "{body}");
+    std::fs::create_dir_all(&d2_path).expect("restore the directory");
+    let text = metrics().await;
+    assert!(
+        prometheus_value(&text, "vault_audit_log_request_failure").is_some_and(|n| n >= 1),
+        "{text}"
+    );
+    assert!(
+        prometheus_value(&text, two).is_some_and(|n| n >= 1),
+        "{text}"
+    );
+    // The JSON form counts the same failure.
+    let (status, body) = api.get("sys/metrics").await;
+    assert_eq!(status, 200, "{body}");
+    let overall = body["Counters"]
+        .as_array()
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c["Name"] == "vault.audit.log_request_failure")
+        })
+        .and_then(|c| c["Count"].as_u64());
+    assert!(overall.is_some_and(|n| n >= 1), "{body}");
+
+    // Reading metrics needs read on sys/metrics.
+    let (status, body) = api
+        .post("auth/token/create", json!({"policies": ["default"]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api
+        .with_token(Some(&str_at(&body, "/auth/client_token")))
+        .get("sys/metrics")
+        .await;
+    support::assert_denied("sys/metrics with the default policy", status, &body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prefix_is_refused_unless_allow_audit_log_prefixing_and_then_starts_every_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let dev = TestServer::dev().await;
+    let refused = dev
+        .bao()
+        .run(&[
+            "audit",
+            "enable",
+            "file",
+            &format!("file_path={}", dir.path().join("refused.log").display()),
+            "prefix=COFFER ",
+        ])
+        .await;
+    refused.expect_code(2, "bao audit enable file with a prefix on a default server");
+    assert!(
+        refused.stderr.contains("allow_audit_log_prefixing"),
+        "{}",
+        refused.stderr
+    );
+    let (status, body) = dev.api().get("sys/audit").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!({}), "nothing enabled");
+
+    let mut server = TestServer::builder_durable()
+        .extra_hcl("allow_audit_log_prefixing = true\nunsafe_allow_api_audit_creation = true")
+        .start()
+        .await
+        .expect("durable server");
+    let init = server.init(1, 1).await;
+    server.unseal_with(&init.keys).await;
+    let log = dir.path().join("prefixed.log");
+    server
+        .bao()
+        .run(&[
+            "audit",
+            "enable",
+            "file",
+            &format!("file_path={}", log.display()),
+            "prefix=COFFER ",
+        ])
+        .await
+        .expect_code(0, "bao audit enable file with a prefix when allowed");
+    let (status, body) = server.api().get("sys/mounts").await;
+    assert_eq!(status, 200, "{body}");
+    let text = std::fs::read_to_string(&log).expect("audit log");
+    assert!(text.lines().count() >= 3, "{text}");
+    for line in text.lines() {
+        let json = line
+            .strip_prefix("COFFER ")
+            .unwrap_or_else(|| panic!("line without the prefix: {line}"));
+        serde_json::from_str::<Value>(json).expect("the rest of the line is the JSON entry");
+    }
+    // The hash chain covers the prefix: the file still verifies.
+    server
+        .coffer_cli()
+        .run(&["audit", "verify", &log.display().to_string()])
+        .await
+        .expect_code(0, "coffer audit verify on a prefixed log");
 }

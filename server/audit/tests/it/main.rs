@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 use server_audit::{
-    AuditError, AuditInput, AuthInfo, Broker, EntryKind, Failure, RequestInfo, ResponseInfo,
-    Tamper, WrapInfo, paths, verify,
+    AuditError, AuditInput, AuthInfo, Broker, DeviceFailures, EntryKind, Failure, RequestInfo,
+    ResponseInfo, Tamper, WrapInfo, paths, verify,
 };
 use storage::Storage;
 use storage::testing::PlainMem;
@@ -271,6 +271,19 @@ async fn non_hmac_keys_from_the_mount_stay_clear() {
     assert_eq!(d["hosts"], json!(["db1", "db2", 7]));
     assert_eq!(d["nested"]["user"], "admin");
     assert!(is_hmac(d["password"].as_str().unwrap()));
+
+    // Response keys are separate: a request key does not clear a response value, and vice versa.
+    let mut input = response();
+    input.request.data = Some(obj(json!({"username": "asked", "password": "p"})));
+    input.non_hmac_request_keys = vec!["password".into()];
+    input.non_hmac_response_keys = vec!["username".into()];
+    s.broker.log(&input).await.unwrap();
+    let e = last(&s.file);
+    assert_eq!(e["request"]["data"]["password"], "p");
+    assert!(is_hmac(e["request"]["data"]["username"].as_str().unwrap()));
+    let d = &e["response"]["data"];
+    assert_eq!(d["username"], "v-app-x1");
+    assert!(is_hmac(d["password"].as_str().unwrap()));
 }
 
 #[tokio::test]
@@ -417,8 +430,9 @@ async fn enable_validates_options_and_paths() {
         Err(AuditError::PathInUse(_))
     ));
 
-    // Prefixing allowed by the server configuration.
-    let broker = Broker::new(true);
+    // Prefixing allowed by the server configuration (set after construction, as the core does).
+    let broker = Broker::new(false);
+    broker.set_allow_prefixing(true);
     let file2 = dir.path().join("b.log");
     let storage2 = PlainMem::shared();
     broker
@@ -761,6 +775,18 @@ async fn when_no_device_records_the_entry_the_broker_says_so() {
         other => panic!("expected NoDeviceRecorded, got {other:?}"),
     }
     assert_eq!(broker.failures(), vec![("file/".to_owned(), 1)]);
+    // Failures are counted per entry type (`sys/metrics` reports them apart).
+    assert!(broker.log(&response()).await.is_err());
+    assert_eq!(
+        broker.device_failures(),
+        vec![DeviceFailures {
+            path: "file/".into(),
+            kind: "file".into(),
+            request: 1,
+            response: 1
+        }]
+    );
+    assert_eq!(broker.failures(), vec![("file/".to_owned(), 2)]);
     // The directory comes back: the device recovers on its own.
     std::fs::create_dir(&sub).unwrap();
     broker.log(&request()).await.unwrap();

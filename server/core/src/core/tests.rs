@@ -32,6 +32,7 @@ fn req(op: Operation, path: &str, token: &str) -> Request {
         token: Some(Token(token.into())),
         remote_addr: None,
         wrap_ttl: None,
+        headers: Default::default(),
     }
 }
 
@@ -211,10 +212,15 @@ async fn pipeline_denies_and_routes() {
 /// One recorded audit call: kind, path, the ACL verdict, the error.
 type Recorded = (String, String, Option<bool>, Option<String>);
 
+/// A request entry's audited headers and its mount's clear request and response keys.
+type Shaping = (crate::AuditHeaders, Vec<String>, Vec<String>);
+
 /// Records what the pipeline hands the audit broker; fails on demand.
 #[derive(Default)]
 struct Recorder {
     entries: std::sync::Mutex<Vec<Recorded>>,
+    /// The last request entry's shaping.
+    last: std::sync::Mutex<Option<Shaping>>,
     fail: std::sync::atomic::AtomicBool,
 }
 
@@ -227,6 +233,15 @@ impl crate::AuditBroker for Recorder {
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(crate::AuditError("device down".into()));
         }
+        *self.last.lock().unwrap() = Some((
+            e.headers.clone(),
+            e.mount
+                .map(|m| m.non_hmac_request_keys.clone())
+                .unwrap_or_default(),
+            e.mount
+                .map(|m| m.non_hmac_response_keys.clone())
+                .unwrap_or_default(),
+        ));
         self.entries.lock().unwrap().push((
             "request".into(),
             e.request.path.clone(),
@@ -325,6 +340,160 @@ async fn every_request_is_audited_denied_ones_too_and_a_failed_device_fails_clos
             .await,
         Err(CoreError::NotFound)
     ));
+}
+
+#[tokio::test]
+async fn audit_entries_carry_the_mounts_clear_keys_and_configured_headers_and_failures_are_counted()
+{
+    let recorder = Arc::new(Recorder::default());
+    let core = Core::new(
+        Arc::new(storage::InMem::new()),
+        Arc::new(Standalone::default()),
+        CoreOptions {
+            audit: recorder.clone(),
+            ..CoreOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (key, root) = core.dev_init(None).await.unwrap();
+    let root = root.as_str();
+    let with = |mut r: Request, data: serde_json::Value| {
+        r.data = data.as_object().cloned().unwrap();
+        r
+    };
+    core.handle(with(
+        req(Operation::Update, "sys/mounts/cubbyhole/tune", root),
+        serde_json::json!({"audit_non_hmac_request_keys": ["visible"], "audit_non_hmac_response_keys": ["shown"]}),
+    ))
+    .await
+    .unwrap();
+    core.handle(with(
+        req(
+            Operation::Update,
+            "sys/config/auditing/request-headers/X-Secret",
+            root,
+        ),
+        serde_json::json!({"hmac": true}),
+    ))
+    .await
+    .unwrap();
+    let forced = core
+        .handle(with(
+            req(
+                Operation::Update,
+                "sys/config/auditing/request-headers/Authorization",
+                root,
+            ),
+            serde_json::json!({"hmac": false}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(forced.warnings.len(), 1, "{forced:?}");
+    let all = core
+        .handle(req(
+            Operation::Read,
+            "sys/config/auditing/request-headers",
+            root,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::Value::Object(all.data.unwrap()),
+        serde_json::json!({"headers": {"x-secret": {"hmac": true}, "authorization": {"hmac": true}}})
+    );
+    let one = core
+        .handle(req(
+            Operation::Read,
+            "sys/config/auditing/request-headers/x-SECRET",
+            root,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::Value::Object(one.data.unwrap()),
+        serde_json::json!({"x-SECRET": {"hmac": true}})
+    );
+    assert!(matches!(
+        core.handle(req(
+            Operation::Read,
+            "sys/config/auditing/request-headers/nope",
+            root
+        ))
+        .await,
+        Err(CoreError::InvalidRequest(m)) if m == "Could not find header in config"
+    ));
+
+    let mut write = with(
+        req(Operation::Update, "cubbyhole/app", root),
+        serde_json::json!({"visible": "v"}),
+    );
+    write.headers = crate::Headers(vec![
+        ("x-secret".into(), "s1".into()),
+        ("x-other".into(), "o".into()),
+    ]);
+    core.handle(write).await.unwrap();
+    let (headers, req_keys, resp_keys) = recorder.last.lock().unwrap().clone().unwrap();
+    assert_eq!(req_keys, vec!["visible".to_owned()]);
+    assert_eq!(resp_keys, vec!["shown".to_owned()]);
+    assert_eq!(
+        headers.values,
+        [("x-secret".to_owned(), vec!["s1".to_owned()])].into()
+    );
+    assert_eq!(headers.hmac, vec!["x-secret".to_owned()]);
+
+    // The configuration lives behind the barrier: it survives a seal and unseal.
+    core.seal().await.unwrap();
+    core.unseal(Some(&key), false).await.unwrap();
+    assert_eq!(core.audited_headers().all().len(), 2);
+
+    // A request no device records counts as a failure in sys/metrics.
+    recorder
+        .fail
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        core.handle(req(Operation::Read, "cubbyhole/app", root))
+            .await,
+        Err(CoreError::AuditUnavailable)
+    ));
+    recorder
+        .fail
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let mut prom = req(Operation::Read, "sys/metrics", root);
+    prom.data
+        .insert("format".into(), serde_json::json!("prometheus"));
+    let resp = core.handle(prom).await.unwrap();
+    let raw = resp.raw_body.unwrap();
+    assert_eq!(raw.content_type, crate::PROMETHEUS_CONTENT_TYPE);
+    let text = String::from_utf8(raw.body).unwrap();
+    assert!(
+        text.contains("\nvault_audit_log_request_failure 1\n"),
+        "{text}"
+    );
+    let json = core
+        .handle(req(Operation::Read, "sys/metrics", root))
+        .await
+        .unwrap()
+        .raw_body
+        .unwrap();
+    assert_eq!(json.content_type, "application/json");
+    let v: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+    assert!(
+        v["Counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["Name"] == "vault.audit.log_request_failure" && c["Count"] == 1),
+        "{v}"
+    );
+    let mut bad = req(Operation::Read, "sys/metrics", root);
+    bad.data.insert("format".into(), serde_json::json!("xml"));
+    let bad = core.handle(bad).await.unwrap();
+    assert_eq!(bad.status, Some(400));
+    assert_eq!(
+        bad.raw_body.unwrap().body,
+        b"metric response format \"xml\" unknown".to_vec()
+    );
 }
 
 #[tokio::test]
@@ -451,7 +620,9 @@ impl engine_sdk::LogicalBackend for PendingIssuer {
         use storage::Storage as _;
         if req.param("kind") == Some("pending") {
             let there = req.storage.get("pending/one").await?.is_some();
-            return Ok(engine_sdk::Response::json(serde_json::json!({ "there": there })));
+            return Ok(engine_sdk::Response::json(
+                serde_json::json!({ "there": there }),
+            ));
         }
         req.storage.put("pending/one", b"{}").await?;
         let mut resp = engine_sdk::Response::json(serde_json::json!({ "user": "u" }));
@@ -470,9 +641,7 @@ impl engine_sdk::LogicalBackend for PendingIssuer {
 async fn registering_a_lease_deletes_the_engines_pending_record_in_the_same_write() {
     let mut catalog = crate::Catalog::new();
     catalog.insert("pending", |_cfg| {
-        Box::pin(async {
-            Ok(Arc::new(PendingIssuer) as Arc<dyn engine_sdk::LogicalBackend>)
-        })
+        Box::pin(async { Ok(Arc::new(PendingIssuer) as Arc<dyn engine_sdk::LogicalBackend>) })
     });
     let core = Core::new(
         Arc::new(storage::InMem::new()),
@@ -486,7 +655,9 @@ async fn registering_a_lease_deletes_the_engines_pending_record_in_the_same_writ
     .unwrap();
     core.dev_init(Some("root")).await.unwrap();
     let mut mount = req(Operation::Update, "sys/mounts/p", "root");
-    mount.data.insert("type".into(), serde_json::json!("pending"));
+    mount
+        .data
+        .insert("type".into(), serde_json::json!("pending"));
     core.handle(mount).await.unwrap();
 
     let issued = core

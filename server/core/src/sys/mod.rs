@@ -2,9 +2,11 @@
 
 mod audit;
 mod capabilities;
+mod config_auditing;
 mod internal_ui;
 mod keyring;
 mod leases;
+mod metrics;
 mod mounts;
 mod password_policies;
 mod policies;
@@ -40,6 +42,9 @@ pub(crate) async fn route(
     if let Some(rest) = strip_area(sys_path, "audit") {
         return audit::route(core, req, rest).await;
     }
+    if let Some(rest) = strip_area(sys_path, "config/auditing") {
+        return config_auditing::route(core, req, rest).await;
+    }
     if let Some(rest) = strip_area(sys_path, "mounts") {
         return mounts::route(u, req, Table::Secrets, rest).await;
     }
@@ -68,6 +73,7 @@ pub(crate) async fn route(
         return result;
     }
     match trimmed {
+        "metrics" => metrics::metrics(core, req),
         "seal" => seal::seal(core, req).await,
         "step-down" => seal::step_down(core, req).await,
         "rotate" | "rotate/keyring" => keyring::rotate(core, req).await,

@@ -54,6 +54,7 @@ fn req(op: Operation, path: &str, token: Option<&str>, data: Value) -> Request {
         token: token.map(|t| Token(t.into())),
         remote_addr: None,
         wrap_ttl: None,
+        headers: Default::default(),
     }
 }
 

@@ -44,6 +44,7 @@ pub(crate) const TOP_ATTRIBUTES: &[&str] = &[
     "max_lease_ttl",
     "default_max_request_duration",
     "unsafe_allow_api_audit_creation",
+    "allow_audit_log_prefixing",
     "lease_revocation_max_attempts",
     "lease_revocation_rate",
 ];
@@ -70,7 +71,6 @@ pub(crate) const TOP_IGNORED: &[&str] = &[
     "imprecise_lease_role_tracking",
     "unsafe_cross_namespace_identity",
     "unsafe_relative_paths",
-    "allow_audit_log_prefixing",
     "disable_standby_reads",
     "allow_unauthenticated_workflows",
     "pid_file",

@@ -63,6 +63,8 @@ pub struct RawSettings {
     pub default_max_request_duration: Option<hcl::Value>,
     /// Boolean.
     pub unsafe_allow_api_audit_creation: Option<hcl::Value>,
+    /// Boolean.
+    pub allow_audit_log_prefixing: Option<hcl::Value>,
     /// Integer (Coffer): revocation attempts before a lease is irrevocable.
     pub lease_revocation_max_attempts: Option<hcl::Value>,
     /// Integer (Coffer): expired-lease revocations per second, at most.

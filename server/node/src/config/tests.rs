@@ -69,6 +69,7 @@ fn openbao_single_node_raft_config_loads_unchanged() {
             default_lease_ttl: Duration::from_secs(768 * 3600),
             max_lease_ttl: Duration::from_secs(768 * 3600),
             unsafe_allow_api_audit_creation: false,
+            allow_audit_log_prefixing: false,
             audit: vec![],
             leases: server_core::ExpirationConfig::default(),
         }
@@ -91,6 +92,7 @@ fn defaults_apply_when_keys_are_absent() {
     assert_eq!(config.log_level, LogLevel::Info);
     assert_eq!(config.log_format, LogFormat::Standard);
     assert!(!config.ui && !config.disable_mlock && !config.unsafe_allow_api_audit_creation);
+    assert!(!config.allow_audit_log_prefixing);
     assert_eq!(config.api_addr, None);
 }
 
@@ -158,10 +160,11 @@ fn string_booleans_and_numbers_follow_vault() {
         ("false", false),
     ] {
         let (config, _) = load(&with(&format!(
-            "ui = {text}\nunsafe_allow_api_audit_creation = {text}"
+            "ui = {text}\nunsafe_allow_api_audit_creation = {text}\nallow_audit_log_prefixing = {text}"
         )));
         assert_eq!(config.ui, want, "ui = {text}");
         assert_eq!(config.unsafe_allow_api_audit_creation, want, "{text}");
+        assert_eq!(config.allow_audit_log_prefixing, want, "{text}");
     }
     let err = load_err(&with("ui = \"yes\""));
     assert_eq!(err, "coffer.hcl:5: ui \"yes\": expected a boolean");

@@ -57,6 +57,8 @@ pub struct Config {
     pub max_lease_ttl: Duration,
     /// Allow enabling audit devices through the API.
     pub unsafe_allow_api_audit_creation: bool,
+    /// Allow audit devices with a `prefix` option (OpenBao's `allow_audit_log_prefixing`, default false).
+    pub allow_audit_log_prefixing: bool,
     /// Declarative audit devices, in file order.
     pub audit: Vec<AuditStanza>,
     /// The lease manager's revocation pool.
@@ -328,6 +330,7 @@ impl Config {
             default_lease_ttl: DEFAULT_LEASE_TTL,
             max_lease_ttl: DEFAULT_LEASE_TTL,
             unsafe_allow_api_audit_creation: false,
+            allow_audit_log_prefixing: false,
             audit: Vec::new(),
             leases: server_core::ExpirationConfig::default(),
         }
@@ -466,6 +469,9 @@ impl TryFrom<RawConfig> for Config {
                     "unsafe_allow_api_audit_creation",
                     &s.unsafe_allow_api_audit_creation,
                 )?
+                .unwrap_or(false),
+            allow_audit_log_prefixing: top
+                .bool("allow_audit_log_prefixing", &s.allow_audit_log_prefixing)?
                 .unwrap_or(false),
             audit,
             leases,
