@@ -101,6 +101,10 @@ pub(crate) async fn read(b: &DatabaseBackend, req: &Request<'_>) -> Result<Respo
         })
         .await;
     if let Err(e) = created {
+        req.system.count(
+            "database.CreateUser.error",
+            &[("db", role.db_name.as_str())],
+        );
         // Rolled back (or compensated) by the driver: nothing is left to sweep.
         pending::forget(req.storage, &pending_key).await;
         return Err(e.into());

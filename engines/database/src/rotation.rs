@@ -94,6 +94,10 @@ pub(crate) async fn rotate_locked(
             Ok(())
         }
         Err(e) => {
+            system.count(
+                "database.static_role.rotation_failure",
+                &[("role", name), ("db", role.db_name.as_str())],
+            );
             role.rotation_started = 0;
             role.failures = role.failures.saturating_add(1);
             role.last_error = e.to_string();

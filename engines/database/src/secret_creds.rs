@@ -153,7 +153,18 @@ pub(crate) async fn renew(
 }
 
 pub(crate) async fn revoke(b: &DatabaseBackend, lease: &LeaseRequest<'_>) -> Result<(), DbError> {
-    revoke_internal(b, lease.storage, lease.internal).await
+    let revoked = revoke_internal(b, lease.storage, lease.internal).await;
+    if revoked.is_err() {
+        let db = lease
+            .internal
+            .get("db_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        lease
+            .system
+            .count("database.RevokeUser.error", &[("db", db)]);
+    }
+    revoked
 }
 
 /// Revokes the credential described by lease data `internal` (a lease's, or a pending record's).

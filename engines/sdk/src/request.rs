@@ -148,4 +148,8 @@ pub trait SystemView: Send + Sync {
     /// policy (20 characters, each class present) when `policy` is empty. An unknown policy is an
     /// [`EngineError::InvalidRequest`].
     async fn generate_password(&self, policy: &str) -> Result<String, EngineError>;
+
+    /// Adds one to the server's counter `name` with `labels` (shown by `sys/metrics`). For events that are rare
+    /// or already slow (a failed rotation, a database error): each call looks the series up.
+    fn count(&self, _name: &str, _labels: &[(&str, &str)]) {}
 }

@@ -481,6 +481,7 @@ impl Core {
                             identity,
                             system: crate::system::CoreSystem {
                                 storage: self.barrier.clone(),
+                                metrics: self.opts.metrics.clone(),
                             },
                             cluster,
                             active_since: self.now(),
@@ -618,6 +619,7 @@ impl Core {
             plain_for_leases,
             self.opts.clock.clone(),
             self.opts.expiration,
+            &self.opts.metrics,
         );
         // A revoked token's leases and cubbyhole go with it.
         tokens.set_revoke_hook(Arc::new(crate::cubbyhole::TokenRevoked {

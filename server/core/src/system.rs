@@ -1,4 +1,5 @@
-//! What engines may ask of the core ([`engine_sdk::SystemView`]): passwords from password policies.
+//! What engines may ask of the core ([`engine_sdk::SystemView`]): passwords from password policies, and counters in
+//! `sys/metrics`.
 
 use std::sync::Arc;
 
@@ -41,10 +42,15 @@ pub(crate) async fn load_password_policy(
 /// The core's [`engine_sdk::SystemView`].
 pub(crate) struct CoreSystem {
     pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) metrics: Arc<crate::Metrics>,
 }
 
 #[async_trait]
 impl engine_sdk::SystemView for CoreSystem {
+    fn count(&self, name: &str, labels: &[(&str, &str)]) {
+        self.metrics.counter(name, labels).inc();
+    }
+
     async fn generate_password(&self, policy: &str) -> Result<String, EngineError> {
         let generated = if policy.is_empty() {
             PasswordPolicy::default_policy().generate()

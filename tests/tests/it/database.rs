@@ -284,6 +284,24 @@ async fn broken_revocation_sql_makes_the_lease_irrevocable_and_listed() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["lease_count"], 1, "{body}");
     assert!(pg_role_exists(&pg, &user), "the role is still there");
+    // Counted in sys/metrics too.
+    let (status, metrics) = api.get("sys/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
+    let series = |kind: &str, name: &str, field: &str| {
+        metrics[kind]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["Name"] == name))
+            .map_or(-1.0, |s| s[field].as_f64().unwrap_or(-1.0))
+    };
+    assert_eq!(
+        series("Gauges", "vault.expire.num_irrevocable_leases", "Value"),
+        1.0,
+        "{metrics}"
+    );
+    assert!(
+        series("Counters", "vault.expire.revoke_failure", "Count") >= 2.0,
+        "{metrics}"
+    );
     // Disabling the mount refuses while the lease cannot be revoked, and forgets it with force.
     let (status, body) = api.delete("sys/mounts/database").await;
     assert_eq!(status, 400, "{body}");

@@ -79,8 +79,23 @@ pub(crate) struct Expiration {
     config: ExpirationConfig,
     quotas: Quotas,
     /// Lease entries that could not be decoded (logged, skipped, counted; never a reason to fail).
-    corrupt: std::sync::atomic::AtomicU64,
+    corrupt: crate::metrics::Counter,
     locks: Vec<tokio::sync::Mutex<()>>,
+    gauges: LeaseMetrics,
+}
+
+/// The lease manager's series in `sys/metrics` (OpenBao's names where it has one).
+struct LeaseMetrics {
+    /// `vault.expire.num_leases`: live leases (counted at restore, then kept by registration and removal).
+    leases: crate::metrics::Gauge,
+    /// `vault.expire.num_irrevocable_leases`.
+    irrevocable: crate::metrics::Gauge,
+    /// `vault.expire.revoked`: leases revoked through their engine.
+    revoked: crate::metrics::Counter,
+    /// `vault.expire.revoke_failure`: failed revocation attempts (each retry counts).
+    revoke_failures: crate::metrics::Counter,
+    /// `vault.expire.job_manager.queue_length`: due records waiting for a worker.
+    queue: crate::metrics::Gauge,
 }
 
 impl Expiration {
@@ -88,10 +103,20 @@ impl Expiration {
         storage: Arc<dyn Storage>,
         clock: Arc<dyn Clock>,
         config: ExpirationConfig,
+        metrics: &crate::Metrics,
     ) -> Arc<Self> {
+        // Same names → same handles: a re-unsealed core keeps counting where it left off; gauges are set anew.
+        let gauges = LeaseMetrics {
+            leases: metrics.gauge("vault.expire.num_leases", &[]),
+            irrevocable: metrics.gauge("vault.expire.num_irrevocable_leases", &[]),
+            revoked: metrics.counter("vault.expire.revoked", &[]),
+            revoke_failures: metrics.counter("vault.expire.revoke_failure", &[]),
+            queue: metrics.gauge("vault.expire.job_manager.queue_length", &[]),
+        };
         Arc::new(Self {
             quotas: Quotas::new(storage.clone()),
-            corrupt: std::sync::atomic::AtomicU64::new(0),
+            corrupt: metrics.counter("vault.expire.corrupt_entries", &[]),
+            gauges,
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -210,6 +235,7 @@ impl Expiration {
             return Err(e);
         }
         self.note_bucket(entry.due());
+        self.gauges.leases.add(1.0);
         Ok(Lease {
             id: lease_id,
             duration: ttl.as_secs(),
@@ -252,8 +278,7 @@ impl Expiration {
                 Err(e) => {
                     // A corrupt entry is reported and skipped, never a reason to fail the manager.
                     tracing::error!(lease_id = %lease_id, error = %e, "lease entry is corrupt");
-                    self.corrupt
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.corrupt.inc();
                     Ok(Loaded::Corrupt(e.to_string()))
                 }
             },
@@ -430,6 +455,10 @@ impl Expiration {
                 entry.lease_id
             ))),
         };
+        match &outcome {
+            Ok(()) => self.gauges.revoked.inc(),
+            Err(_) => self.gauges.revoke_failures.inc(),
+        }
         match outcome {
             Ok(()) => {}
             Err(e) if force => {
@@ -459,6 +488,10 @@ impl Expiration {
         }
         self.storage.batch(ops).await?;
         self.quotas.release(&entry.lease_id);
+        self.gauges.leases.add(-1.0);
+        if entry.irrevocable.is_some() {
+            self.gauges.irrevocable.add(-1.0);
+        }
         Ok(())
     }
 
@@ -585,7 +618,7 @@ impl Expiration {
 
     /// Lease entries found corrupt since unseal.
     pub(crate) fn corrupt_entries(&self) -> u64 {
-        self.corrupt.load(std::sync::atomic::Ordering::Relaxed)
+        self.corrupt.get()
     }
 
     /// `GET sys/leases?type=irrevocable`: irrevocable leases with their reasons.
@@ -698,6 +731,22 @@ impl Expiration {
         if let Err(e) = self.quotas.load().await {
             tracing::error!(error = %e, "could not load the lease-count quotas");
         }
+        #[allow(clippy::cast_precision_loss, reason = "lease counts")]
+        match (
+            self.ids_under("").await,
+            self.storage
+                .list(IRREVOCABLE_PREFIX)
+                .await
+                .map_err(CoreError::from),
+        ) {
+            (Ok(ids), Ok(irrevocable)) => {
+                self.gauges.leases.set(ids.len() as f64);
+                self.gauges.irrevocable.set(irrevocable.len() as f64);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "could not count the leases for sys/metrics")
+            }
+        }
         for q in self.quotas.uncounted() {
             match self.ids_under(&q.config.path).await {
                 Ok(ids) => self.quotas.set_counted(&q, ids),
@@ -710,6 +759,13 @@ impl Expiration {
 
     /// Queues every due record of the due buckets.
     async fn scan(&self) -> Result<(), CoreError> {
+        let scanned = self.scan_buckets().await;
+        #[allow(clippy::cast_precision_loss, reason = "a queue length")]
+        self.gauges.queue.set(self.queue.in_flight() as f64);
+        scanned
+    }
+
+    async fn scan_buckets(&self) -> Result<(), CoreError> {
         let now = self.now();
         let due: Vec<u64> = match self.buckets.lock() {
             Ok(b) => b.range(..=bucket(now)).copied().collect(),
@@ -831,9 +887,13 @@ impl Expiration {
         match outcome {
             Ok(()) => {
                 tracing::debug!(lease_id = %entry.lease_id, "lease revoked on expiry");
+                self.gauges.revoked.inc();
                 self.delete_records(&entry).await
             }
             Err(e) => {
+                self.gauges.revoke_failures.inc();
+                let newly_irrevocable = entry.irrevocable.is_none()
+                    && entry.revoke_attempts + 1 >= self.config.max_attempts.max(1);
                 let old_due = entry.due();
                 entry.revoke_attempts += 1;
                 let reason = e.to_string();
@@ -862,6 +922,9 @@ impl Expiration {
                     value: entry.lease_id.as_bytes().to_vec(),
                 });
                 self.storage.batch(ops).await?;
+                if newly_irrevocable {
+                    self.gauges.irrevocable.add(1.0);
+                }
                 self.note_bucket(entry.due());
                 Ok(())
             }
@@ -962,6 +1025,7 @@ mod tests {
             storage.clone(),
             Arc::new(crate::SystemClock),
             ExpirationConfig::default(),
+            &crate::Metrics::new(),
         );
         storage
             .put(&id_key("db/creds/ro/bad"), b"{not json")
