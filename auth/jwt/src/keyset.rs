@@ -136,27 +136,26 @@ impl KeySet {
             Outcome::BadSignature => token.kid.is_none(),
             Outcome::UnknownKid | Outcome::NoKey => true,
         } && self.remote.is_some();
-        if retry {
-            match self.refresh(now, true).await {
-                Ok(true) => {
-                    if let Outcome::Verified = check(&self.snapshot(), token, alg) {
-                        return Ok(());
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    return Err(VerifyFailure {
-                        detail: format!(
-                            "{}; fetching keys again failed: {e}",
-                            first.describe(token)
-                        ),
-                    });
-                }
-            }
+        if !retry {
+            return Err(VerifyFailure {
+                detail: first.describe(token),
+            });
         }
-        Err(VerifyFailure {
-            detail: first.describe(token),
-        })
+        // The failure names what the keys in use said: the fresh ones when fetched, with why no fetch happened
+        // otherwise (a kid unknown "after fetching" is not the same problem as one unknown because fetching failed).
+        let detail = match self.refresh(now, true).await {
+            Ok(true) => match check(&self.snapshot(), token, alg) {
+                Outcome::Verified => return Ok(()),
+                again => format!("{} (after fetching the keys again)", again.describe(token)),
+            },
+            Ok(false) => format!(
+                "{} (keys were fetched less than {}s ago; not fetched again yet)",
+                first.describe(token),
+                MIN_REFRESH_INTERVAL.as_secs()
+            ),
+            Err(e) => format!("{}; fetching keys again failed: {e}", first.describe(token)),
+        };
+        Err(VerifyFailure { detail })
     }
 
     async fn stale(&self, now: SystemTime) -> bool {
