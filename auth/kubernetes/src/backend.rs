@@ -231,7 +231,7 @@ pub(crate) struct KubernetesBackend {
 impl KubernetesBackend {
     /// The reviewer for `config`: the cached keep-alive client when the host, CA and timeout are unchanged, else a
     /// new one. `Err` says why no client could be built (an unusable CA).
-    pub(crate) fn reviewer_for(
+    pub(crate) async fn reviewer_for(
         &self,
         config: &ConfigEntry,
     ) -> Result<Arc<dyn TokenReviewer>, String> {
@@ -241,7 +241,7 @@ impl KubernetesBackend {
         let ca = if !config.kubernetes_ca_cert.trim().is_empty() {
             Some(config.kubernetes_ca_cert.clone())
         } else if !config.disable_local_ca_jwt {
-            self.local.ca()
+            self.local.ca().await
         } else {
             None
         };
@@ -269,11 +269,11 @@ impl KubernetesBackend {
 
     /// The reviewer JWT: the configured one, else the pod's own token (unless disabled); `None` means the
     /// client's JWT is its own bearer.
-    pub(crate) fn reviewer_jwt(&self, config: &ConfigEntry) -> Option<Zeroizing<String>> {
+    pub(crate) async fn reviewer_jwt(&self, config: &ConfigEntry) -> Option<Zeroizing<String>> {
         if !config.token_reviewer_jwt.is_empty() {
             Some(Zeroizing::new(config.token_reviewer_jwt.clone()))
         } else if !config.disable_local_ca_jwt {
-            self.local.token()
+            self.local.token().await
         } else {
             None
         }

@@ -46,17 +46,19 @@ impl LocalFiles {
     }
 
     /// The pod's service-account token, if there is one.
-    pub(crate) fn token(&self) -> Option<Zeroizing<String>> {
-        read_cached(&self.token, &self.dir.join("token"))
+    pub(crate) async fn token(&self) -> Option<Zeroizing<String>> {
+        read_cached(&self.token, &self.dir.join("token")).await
     }
 
     /// The cluster CA the pod was given, if there is one.
-    pub(crate) fn ca(&self) -> Option<String> {
-        read_cached(&self.ca, &self.dir.join("ca.crt")).map(|ca| ca.to_string())
+    pub(crate) async fn ca(&self) -> Option<String> {
+        read_cached(&self.ca, &self.dir.join("ca.crt"))
+            .await
+            .map(|ca| ca.to_string())
     }
 }
 
-fn read_cached(slot: &Mutex<Cached>, path: &Path) -> Option<Zeroizing<String>> {
+async fn read_cached(slot: &Mutex<Cached>, path: &Path) -> Option<Zeroizing<String>> {
     let now = Instant::now();
     if let Ok(cached) = slot.lock()
         && let Some(at) = cached.read_at
@@ -64,9 +66,10 @@ fn read_cached(slot: &Mutex<Cached>, path: &Path) -> Option<Zeroizing<String>> {
     {
         return cached.value.clone();
     }
-    // A missing or unreadable file simply means "not in a pod" (OpenBao's behaviour); the read is a small local
-    // file at most once a minute, so it runs inline.
-    let value = std::fs::read_to_string(path)
+    // A missing or unreadable file simply means "not in a pod" (OpenBao's behaviour). Concurrent logins at the
+    // minute mark may each read it once; the lock is never held across the read.
+    let value = tokio::fs::read_to_string(path)
+        .await
         .ok()
         .map(|s| Zeroizing::new(s.trim().to_owned()))
         .filter(|s| !s.is_empty());
@@ -81,20 +84,20 @@ fn read_cached(slot: &Mutex<Cached>, path: &Path) -> Option<Zeroizing<String>> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_and_caches() {
+    #[tokio::test]
+    async fn reads_and_caches() {
         let dir = tempfile::tempdir().unwrap();
         let files = LocalFiles::new(dir.path());
-        assert!(files.token().is_none());
-        assert!(files.ca().is_none());
+        assert!(files.token().await.is_none());
+        assert!(files.ca().await.is_none());
 
         // Cached for a minute: a file appearing now is not seen yet...
         std::fs::write(dir.path().join("token"), "tok\n").unwrap();
-        assert!(files.token().is_none());
+        assert!(files.token().await.is_none());
         // ...but a fresh reader sees it, trimmed.
         let fresh = LocalFiles::new(dir.path());
-        assert_eq!(fresh.token().unwrap().as_str(), "tok");
+        assert_eq!(fresh.token().await.unwrap().as_str(), "tok");
         std::fs::write(dir.path().join("token"), "rotated").unwrap();
-        assert_eq!(fresh.token().unwrap().as_str(), "tok");
+        assert_eq!(fresh.token().await.unwrap().as_str(), "tok");
     }
 }

@@ -54,8 +54,9 @@ async fn verify(
 ) -> Result<Option<String>, Denial> {
     let reviewer = backend
         .reviewer_for(entry)
+        .await
         .map_err(|e| Denial::new(Reason::ReviewTls, e))?;
-    let Some(bearer) = backend.reviewer_jwt(entry) else {
+    let Some(bearer) = backend.reviewer_jwt(entry).await else {
         let probe = ReviewRequest {
             token: Zeroizing::new(String::new()),
             audiences: Vec::new(),

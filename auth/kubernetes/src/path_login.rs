@@ -142,6 +142,7 @@ async fn review(
 ) -> Result<(), Denial> {
     let reviewer = backend
         .reviewer_for(config)
+        .await
         .map_err(|e| Denial::new(Reason::ReviewTls, e))?;
     // The role's audience when set, else the JWT's own: the API server then checks the token against them.
     let audiences = if entry.audience.is_empty() {
@@ -151,6 +152,7 @@ async fn review(
     };
     let bearer = backend
         .reviewer_jwt(config)
+        .await
         .unwrap_or_else(|| token.clone());
     let request = ReviewRequest {
         token: token.clone(),
