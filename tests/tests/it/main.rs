@@ -4,6 +4,7 @@
 mod approle;
 mod audit;
 mod cli;
+mod cli_login;
 mod config_errors;
 mod crash;
 mod cubbyhole;

@@ -984,6 +984,7 @@ fn logins(h: &Harness<'_>) {
         let (theirs, _) = h.check_with(|side| fill(template, side), stdin, none);
         assert_eq!(theirs.code, code, "{template:?}: {}", theirs.err);
     }
+    machine_logins(h);
     // Unknown methods: same exit code and message, except for the client's name.
     let theirs = h.bao(&["login".into(), "-method=bogus".into()], "", None);
     let ours = h.ours(&["login".into(), "-method=bogus".into()], "", None);
@@ -996,6 +997,196 @@ fn logins(h: &Harness<'_>) {
             .collect::<Vec<_>>()
             .join(" ")
             .replace("\"bao auth list\"", "\"coffer auth list\"")
+    );
+}
+
+/// kubernetes logins (OpenBao's handler) and approle's `secret-id` writes and logins. OpenBao's CLI has no
+/// `jwt` or `approle` login handler: our `login -method=approle` is compared with `bao write auth/<path>/login`.
+fn machine_logins(h: &Harness<'_>) {
+    for side in [Side::Bao, Side::Ours] {
+        for args in [
+            &["auth", "enable", "-path=k8s{n}", "kubernetes"][..],
+            &["auth", "enable", "-path=ar{n}", "approle"][..],
+            &[
+                "write",
+                "auth/ar{n}/role/x",
+                "token_policies=default,p1",
+                "secret_id_ttl=1h",
+                "secret_id_num_uses=3",
+            ][..],
+            &[
+                "write",
+                "auth/ar{n}/role/open",
+                "bind_secret_id=false",
+                "secret_id_bound_cidrs=127.0.0.1/32",
+                "token_policies=p2",
+                "token_ttl=20m",
+            ][..],
+            &["write", "auth/ar{n}/role/open/role-id", "role_id=rid{n}"][..],
+            &["write", "auth/ar{n}/role/x/role-id", "role_id=ridx{n}"][..],
+        ] {
+            let out = h.bao(&fill(args, side), "", Some("root"));
+            assert_eq!(out.code, 0, "{args:?}: {}", out.err);
+        }
+    }
+    let dir = h.server.dir.path();
+    let jwt_file = dir.join("sa-token");
+    std::fs::write(&jwt_file, "not.a.jwt").unwrap();
+    let jwt_arg = format!("jwt=@{}", jwt_file.display());
+    for (template, stdin, code) in [
+        (&["login", "-method=kubernetes", "jwt=x"][..], "", 2),
+        (
+            &["login", "-method=kubernetes", "-path=k8s{n}", "role=x"][..],
+            "",
+            2,
+        ),
+        (
+            &[
+                "login",
+                "-method=kubernetes",
+                "-path=k8s{n}",
+                "-non-interactive",
+                "role=x",
+            ][..],
+            "",
+            2,
+        ),
+        // Not enabled at the default path: 403.
+        (
+            &["login", "-method=kubernetes", "role=x", "jwt=y"][..],
+            "",
+            2,
+        ),
+        // Enabled, no such role: 400 from the server, shown the same way.
+        (
+            &[
+                "login",
+                "-method=kubernetes",
+                "-path=k8s{n}/",
+                "role=x",
+                &jwt_arg,
+            ][..],
+            "",
+            2,
+        ),
+        (
+            &[
+                "login",
+                "-method=kubernetes",
+                "-path=k8s{n}",
+                "role=x",
+                "jwt=-",
+            ][..],
+            "not.a.jwt",
+            2,
+        ),
+        (&["write", "-f", "auth/ar{n}/role/x/secret-id"][..], "", 0),
+        (
+            &["write", "-f", "-format=json", "auth/ar{n}/role/x/secret-id"][..],
+            "",
+            0,
+        ),
+        (
+            &[
+                "write",
+                "auth/ar{n}/role/x/secret-id",
+                "metadata={\"a\":\"b\"}",
+            ][..],
+            "",
+            0,
+        ),
+        (&["write", "auth/ar{n}/role/x/secret-id"][..], "", 1),
+        (
+            &["write", "-f", "auth/ar{n}/role/nope/secret-id"][..],
+            "",
+            2,
+        ),
+    ] {
+        let (theirs, _) = h.check_with(
+            |side| fill(template, side),
+            stdin,
+            |_| Some("root".to_owned()),
+        );
+        assert_eq!(theirs.code, code, "{template:?}: {}", theirs.err);
+    }
+    // `coffer login -method=approle` prints what `bao write auth/<path>/login` prints, after the prose.
+    for (ours, theirs) in [
+        (
+            &[
+                "login",
+                "-method=approle",
+                "-path=ar{n}",
+                "-no-store",
+                "role_id=rid{n}",
+            ][..],
+            &["write", "auth/ar{n}/login", "role_id=rid{n}"][..],
+        ),
+        (
+            &[
+                "login",
+                "-method=approle",
+                "-path=ar{n}",
+                "-format=json",
+                "role_id=rid{n}",
+            ][..],
+            &[
+                "write",
+                "-format=json",
+                "auth/ar{n}/login",
+                "role_id=rid{n}",
+            ][..],
+        ),
+    ] {
+        let mine = h.ours(&fill(ours, Side::Ours), "", None);
+        let bao = h.bao(&fill(theirs, Side::Bao), "", None);
+        assert_eq!((mine.code, bao.code), (0, 0), "{}\n{}", mine.err, bao.err);
+        // Drop the success paragraph (table output only; JSON has none).
+        let printed = mine
+            .out
+            .strip_prefix("Success! ")
+            .and_then(|rest| rest.split_once("\n\n"))
+            .map_or(mine.out.as_str(), |(_, table)| table);
+        assert_eq!(
+            normalize(printed, Side::Ours),
+            normalize(&bao.out, Side::Bao),
+            "{ours:?}"
+        );
+    }
+    // A wrong secret id: the same server error and exit code as bao's write.
+    let mine = h.ours(
+        &fill(
+            &[
+                "login",
+                "-method=approle",
+                "-path=ar{n}",
+                "role_id=ridx{n}",
+                "secret_id=bad",
+            ],
+            Side::Ours,
+        ),
+        "",
+        None,
+    );
+    let bao = h.bao(
+        &fill(
+            &[
+                "write",
+                "auth/ar{n}/login",
+                "role_id=ridx{n}",
+                "secret_id=bad",
+            ],
+            Side::Bao,
+        ),
+        "",
+        None,
+    );
+    assert_eq!((mine.code, bao.code), (2, 2), "{}", bao.err);
+    let error = |text: &str, side| normalize(text.split_once(": ").map_or(text, |(_, e)| e), side);
+    assert_eq!(error(&mine.err, Side::Ours), error(&bao.err, Side::Bao));
+    assert!(
+        mine.err.starts_with("Error authenticating: "),
+        "{}",
+        mine.err
     );
 }
 
