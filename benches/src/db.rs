@@ -105,7 +105,8 @@ pub fn user_pattern(role: &str) -> String {
     format!("v-%-{role}-%")
 }
 
-async fn checked(what: &str, resp: reqwest::Response) -> Result<reqwest::Response> {
+/// `resp` if its status is 2xx, else an error with `what`, the status and the body.
+pub(crate) async fn checked(what: &str, resp: reqwest::Response) -> Result<reqwest::Response> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);

@@ -25,6 +25,15 @@ const SERVERLESS_FIGURES: &[&str] = &["fsync", "pgbench-baseline"];
 /// `pg-creds` as a share of `pgbench` (in %) the issue asks Coffer to reach.
 const PGBENCH_SHARE_GOAL: f64 = 70.0;
 
+/// The most a file audit device may cost Coffer's KV rates, in % of the rate without one.
+const AUDIT_COST_GOAL: f64 = 10.0;
+
+/// (plain figure, the same requests with a file audit device on): shown with an audit cost row.
+const AUDITED_FIGURES: &[(&str, &str)] = &[
+    ("kv-write", "kv-write-audited"),
+    ("kv-read", "kv-read-audited"),
+];
+
 /// How long a server may take to answer at all before the attempt counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -35,7 +44,11 @@ fn target_for(figure: &str) -> Option<Goal> {
         "rss" | "revoke-one" | "revoke-prefix" | "kv-write" | "token-create" => 5.0,
         "pg-creds" => 4.0,
         "health" => 2.5,
-        "kv-read" | "token-lookup-self" | "mysql-creds" => 3.0,
+        "kv-read" | "token-lookup-self" | "mysql-creds" | "kv-write-audited" | "login-approle"
+        | "login-jwt" | "login-kubernetes" => 3.0,
+        "kv-write audit cost %" | "kv-read audit cost %" => {
+            return Some(Goal::AtMost(AUDIT_COST_GOAL));
+        }
         "lease-restore" => return Some(Goal::AtMost(1000.0)),
         "lease-restore rss+" => return Some(Goal::AtMost(64.0)),
         _ => return None,
@@ -213,6 +226,12 @@ pub async fn run(cfg: &Config) -> Result<Report> {
         }
     }
 
+    // Built before any cell is taken (the plain figure's row comes first), shown after the audited figure's rows.
+    let mut audit_rows: Vec<(&str, Row)> = AUDITED_FIGURES
+        .iter()
+        .filter(|(plain, audited)| cfg.wants(plain) && cfg.wants(audited))
+        .map(|&(plain, audited)| (audited, audit_cost_row(plain, audited, &coffer, &openbao)))
+        .collect();
     for figure in &cfg.figures {
         match figure.as_str() {
             "fsync" => continue,
@@ -261,6 +280,9 @@ pub async fn run(cfg: &Config) -> Result<Report> {
             });
         }
         report.rows.extend(pgbench_rows);
+        if let Some(i) = audit_rows.iter().position(|(f, _)| f == figure) {
+            report.rows.push(audit_rows.swap_remove(i).1);
+        }
     }
     report.notes.append(&mut coffer.notes);
     report.notes.append(&mut openbao.notes);
@@ -303,6 +325,23 @@ fn pgbench_share_row(res: &Result<Pgbench>, coffer: &SideResults, openbao: &Side
         target: Some(Goal::AtLeast(PGBENCH_SHARE_GOAL)),
         coffer: share(coffer),
         openbao: share(openbao),
+    }
+}
+
+/// Each server's audit cost: how much lower its `audited` rate is than its `plain` rate, in %.
+fn audit_cost_row(plain: &str, audited: &str, coffer: &SideResults, openbao: &SideResults) -> Row {
+    let cost = |side: &SideResults| match (side.value_of(plain), side.value_of(audited)) {
+        (Some(p), Some(a)) if p > 0.0 => value((1.0 - a / p) * 100.0),
+        _ => Cell::NotRun,
+    };
+    let workload = format!("{plain} audit cost %");
+    Row {
+        target: target_for(&workload),
+        workload,
+        unit: "%",
+        better: Better::Neither,
+        coffer: cost(coffer),
+        openbao: cost(openbao),
     }
 }
 
@@ -623,4 +662,57 @@ fn load_note(cfg: &Config, label: &str, name: &str, opts: &LoadOptions, r: &Load
         r.server_cpu_pct,
         r.client_cpu_pct
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(cells: &[(&str, f64)]) -> SideResults {
+        let mut s = SideResults::default();
+        for (f, v) in cells {
+            s.set(f, value(*v));
+        }
+        s
+    }
+
+    #[test]
+    fn audit_cost_is_each_servers_drop_against_its_own_plain_rate() {
+        let coffer = side(&[("kv-write", 4000.0), ("kv-write-audited", 3800.0)]);
+        let openbao = side(&[("kv-write", 800.0)]);
+        let row = audit_cost_row("kv-write", "kv-write-audited", &coffer, &openbao);
+        assert_eq!(row.workload, "kv-write audit cost %");
+        assert_eq!(row.target, Some(Goal::AtMost(AUDIT_COST_GOAL)));
+        let Cell::Value(m) = row.coffer else {
+            panic!("coffer cost missing: {:?}", row.coffer)
+        };
+        assert!((m.value - 5.0).abs() < 1e-9, "{}", m.value);
+        assert_eq!(row.openbao, Cell::NotRun, "no audited figure, no cost");
+    }
+
+    #[test]
+    fn new_figures_are_listed_run_by_default_and_have_goals() {
+        let defaults = default_figures();
+        for f in [
+            "kv-write-audited",
+            "kv-read-audited",
+            "login-approle",
+            "login-jwt",
+            "login-kubernetes",
+        ] {
+            assert!(defaults.iter().any(|d| d == f), "{f} not run by default");
+        }
+        for f in [
+            "kv-write-audited",
+            "login-approle",
+            "login-jwt",
+            "login-kubernetes",
+        ] {
+            assert_eq!(target_for(f), Some(Goal::Advantage(3.0)), "{f}");
+        }
+        let all = all_figures();
+        let pos = |f: &str| all.iter().position(|x| x == f).unwrap();
+        assert!(pos("kv-write") < pos("kv-write-audited"));
+        assert!(pos("kv-read") < pos("kv-read-audited"));
+    }
 }

@@ -5,6 +5,7 @@ pub mod db;
 pub mod db_figures;
 pub mod harness;
 pub mod http;
+pub mod login_workloads;
 pub mod measure;
 pub mod report;
 pub mod server;

@@ -59,7 +59,8 @@ impl std::fmt::Debug for Server {
     }
 }
 
-/// Writes the Vault-shaped HCL config used for durable mode (same text for both servers).
+/// Writes the Vault-shaped HCL config used for durable mode (same text for both servers). API audit creation
+/// is allowed so the `*-audited` figures can enable their file device with `PUT sys/audit/...`.
 #[must_use]
 pub fn durable_config(data_dir: &Path, addr: SocketAddr, cluster: SocketAddr) -> String {
     format!(
@@ -74,6 +75,7 @@ listener "tcp" {{
 api_addr      = "http://{addr}"
 cluster_addr  = "http://{cluster}"
 disable_mlock = true
+unsafe_allow_api_audit_creation = true
 "#,
         data = data_dir.display()
     )

@@ -102,6 +102,18 @@ pub fn load_workloads() -> Vec<Box<dyn Workload>> {
         Box::new(crate::workloads::KvReadPolicy::default()),
         Box::new(crate::workloads::TokenCreate),
         Box::new(crate::workloads::TokenLookupSelf),
+        // After kv-write/kv-read: the audit device is on only during these two runs.
+        Box::new(crate::workloads::Audited::new(
+            "kv-write-audited",
+            crate::workloads::KvWrite,
+        )),
+        Box::new(crate::workloads::Audited::new(
+            "kv-read-audited",
+            crate::workloads::KvRead,
+        )),
+        Box::new(crate::login_workloads::LoginAppRole::default()),
+        Box::new(crate::login_workloads::LoginJwt::default()),
+        Box::new(crate::login_workloads::LoginKubernetes::default()),
     ]
 }
 

@@ -1,4 +1,5 @@
-//! The request pipeline's workloads (KV v2, tokens, ACL cost), the same HTTP calls against both servers.
+//! The request pipeline's workloads (KV v2, tokens, ACL cost, audit cost), the same HTTP calls against both
+//! servers.
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
@@ -161,5 +162,71 @@ impl Workload for TokenLookupSelf {
     }
     async fn request(&self, conn: &mut Conn, _i: u64) -> Result<u16> {
         Ok(conn.get("/v1/auth/token/lookup-self").await?.status)
+    }
+}
+
+/// Another workload's requests with a file audit device (`sys/audit/bench`, logging to a temp dir) enabled
+/// after its setup and disabled in teardown: the audit device's cost next to the plain figure.
+pub struct Audited<W> {
+    name: &'static str,
+    inner: W,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl<W: Workload> Audited<W> {
+    /// `inner`'s requests under the figure name `name`.
+    pub fn new(name: &'static str, inner: W) -> Self {
+        Self {
+            name,
+            inner,
+            dir: None,
+        }
+    }
+}
+
+#[async_trait]
+impl<W: Workload> Workload for Audited<W> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    async fn setup(&mut self, target: &Target) -> Result<()> {
+        self.inner.setup(target).await?;
+        // Removed when the workload is dropped after its run.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("coffer-bench-audit-{}-", target.label))
+            .tempdir()
+            .context("create the audit log dir")?;
+        let path = dir.path().join("audit.log");
+        self.dir = Some(dir);
+        let r = target
+            .request(Method::PUT, "/v1/sys/audit/bench")
+            .json(&json!({"type": "file", "options": {"file_path": path.display().to_string()}}))
+            .send()
+            .await?;
+        crate::db::checked("enabling the file audit device", r).await?;
+        Ok(())
+    }
+    async fn request(&self, conn: &mut Conn, i: u64) -> Result<u16> {
+        self.inner.request(conn, i).await
+    }
+    fn is_success(&self, status: u16) -> bool {
+        self.inner.is_success(status)
+    }
+    fn token(&self) -> Option<String> {
+        self.inner.token()
+    }
+    fn concurrency(&self) -> Option<usize> {
+        self.inner.concurrency()
+    }
+    fn max_requests(&self) -> Option<u64> {
+        self.inner.max_requests()
+    }
+    async fn teardown(&self, target: &Target) -> Result<()> {
+        let r = target
+            .request(Method::DELETE, "/v1/sys/audit/bench")
+            .send()
+            .await?;
+        crate::db::checked("disabling the file audit device", r).await?;
+        self.inner.teardown(target).await
     }
 }

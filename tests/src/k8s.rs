@@ -823,7 +823,8 @@ async fn answer(
     if !lock(&state.grants).contains(&(caller.namespace.clone(), caller.name.clone())) {
         return forbidden(&caller.namespace, &caller.name);
     }
-    if request["kind"] != "TokenReview" || token.is_empty() {
+    // A real API server takes the kind from the URL: OpenBao posts only `spec`.
+    if !(request["kind"] == "TokenReview" || request["kind"].is_null()) || token.is_empty() {
         return status_failure(
             StatusCode::BAD_REQUEST,
             "BadRequest",

@@ -17,11 +17,6 @@ use crate::driver::DriverError;
 /// How long a call waits for a free connection when all are in use.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A connection back in the idle list for less than this is handed out again without a health check: under load
-/// connections are idle for microseconds, and a ping would cost every call a round trip (as HikariCP's
-/// `aliveBypassWindowMs`). A server restart is noticed by the next check after a quiet moment.
-const TRUST_WINDOW: Duration = Duration::from_millis(500);
-
 /// Opens and checks connections of one kind.
 #[async_trait]
 pub(crate) trait Connector: Send + Sync {
@@ -41,8 +36,7 @@ pub(crate) trait Connector: Send + Sync {
 /// The pool.
 pub(crate) struct Pool<C: Connector> {
     connector: C,
-    /// Idle connections with when they were opened and when they were returned.
-    idle: Mutex<Vec<(C::Conn, Instant, Instant)>>,
+    idle: Mutex<Vec<(C::Conn, Instant)>>,
     permits: Semaphore,
     max_idle: usize,
     lifetime: Option<Duration>,
@@ -87,12 +81,10 @@ impl<C: Connector> Pool<C> {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .pop();
-            let Some((mut conn, born, returned)) = candidate else {
+            let Some((mut conn, born)) = candidate else {
                 break;
             };
-            if !self.expired(born)
-                && (returned.elapsed() < TRUST_WINDOW || self.connector.healthy(&mut conn).await)
-            {
+            if !self.expired(born) && self.connector.healthy(&mut conn).await {
                 return Ok(Pooled {
                     conn: Some(conn),
                     born,
@@ -165,7 +157,7 @@ impl<C: Connector> Drop for Pooled<'_, C> {
         }
         let mut idle = pool.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < pool.max_idle {
-            idle.push((conn, self.born, Instant::now()));
+            idle.push((conn, self.born));
         }
     }
 }
@@ -235,10 +227,7 @@ mod tests {
             None,
         );
         drop((pool.get().await.unwrap(), pool.get().await.unwrap()));
-        // Just returned: trusted without a check.
-        assert_eq!(*pool.get().await.unwrap(), 1);
-        // After a quiet moment: checked; 1 is unhealthy and dropped, 0 is handed out.
-        tokio::time::sleep(TRUST_WINDOW).await;
+        // 1 is unhealthy and dropped; 0 is handed out.
         assert_eq!(*pool.get().await.unwrap(), 0);
 
         let pool = Pool::new(Counter::default(), 1, 1, Some(Duration::ZERO));
