@@ -458,6 +458,31 @@ impl TestServer {
         self.config_path.as_deref()
     }
 
+    /// Rewrites the config file (durable servers) with `edit` applied to its text; the running server sees
+    /// the change on [`TestServer::sighup`] or [`TestServer::start_again`].
+    pub fn rewrite_config(&self, edit: impl FnOnce(&str) -> String) {
+        let path = self
+            .config_path()
+            .expect("testkit: rewrite_config() on a dev server, which has no config file");
+        let text = std::fs::read_to_string(path).expect("testkit: reading the config file");
+        // Write a sibling and rename it over: the server never reads a half-written file.
+        let tmp = path.with_extension("hcl.new");
+        std::fs::write(&tmp, edit(&text)).expect("testkit: writing the config file");
+        std::fs::rename(&tmp, path).expect("testkit: replacing the config file");
+    }
+
+    /// Sends SIGHUP (reload the config, reopen audit files) to the running server; returns at once.
+    pub fn sighup(&self) {
+        let pid = self
+            .pid()
+            .expect("testkit: sighup() on a server that is not running");
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("testkit: cannot run kill");
+        assert!(sent.success(), "testkit: kill -HUP {pid} failed");
+    }
+
     /// TLS files, if the listener serves HTTPS.
     pub fn tls(&self) -> Option<&TlsFiles> {
         self.tls.as_ref()

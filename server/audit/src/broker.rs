@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -40,6 +40,37 @@ pub struct DeviceInfo {
     pub options: BTreeMap<String, String>,
     /// Whether the device is local to this cluster (not replicated).
     pub local: bool,
+    /// Where the device comes from: `Some(true)` an `audit` stanza of the server configuration, `Some(false)`
+    /// `sys/audit`, `None` not recorded (enabled by a build that did not record it). Not part of OpenBao's
+    /// listing.
+    #[serde(skip)]
+    pub declared: Option<bool>,
+}
+
+/// `DeviceInfo::declared` packed into an atomic (it changes when an unrecorded device is adopted).
+fn origin_code(declared: Option<bool>) -> u8 {
+    match declared {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    }
+}
+
+fn origin(code: u8) -> Option<bool> {
+    match code {
+        1 => Some(false),
+        2 => Some(true),
+        _ => None,
+    }
+}
+
+/// What enabling a device needs besides its path.
+struct NewDevice<'a> {
+    kind: &'a str,
+    description: &'a str,
+    options: BTreeMap<String, String>,
+    local: bool,
+    declared: bool,
 }
 
 /// One enabled device with what the broker keeps about it.
@@ -56,6 +87,8 @@ struct Mounted {
     paused_until: AtomicU64,
     /// The current pause length, in milliseconds (0 = not timing out).
     pause: AtomicU64,
+    /// [`origin_code`] of where the device comes from; `info.declared` is not kept up to date.
+    origin: AtomicU8,
 }
 
 impl Mounted {
@@ -66,6 +99,7 @@ impl Mounted {
         device: Arc<dyn AuditDevice>,
     ) -> Self {
         Self {
+            origin: AtomicU8::new(origin_code(info.declared)),
             info,
             format,
             hasher,
@@ -74,6 +108,13 @@ impl Mounted {
             response_failures: AtomicU64::new(0),
             paused_until: AtomicU64::new(0),
             pause: AtomicU64::new(0),
+        }
+    }
+
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            declared: origin(self.origin.load(Ordering::Relaxed)),
+            ..self.info.clone()
         }
     }
 }
@@ -173,6 +214,11 @@ impl Broker {
         self.allow_prefixing.store(allow, Ordering::Relaxed);
     }
 
+    /// The server's `allow_audit_log_prefixing`, as last set.
+    pub fn allow_prefixing(&self) -> bool {
+        self.allow_prefixing.load(Ordering::Relaxed)
+    }
+
     /// Whether any device is enabled (when none is, nothing needs recording).
     pub fn active(&self) -> bool {
         !self.devices.load().is_empty()
@@ -249,8 +295,9 @@ impl Broker {
         }
     }
 
-    /// Enables a device of type `kind` at `path`: validates `options` (unknown ones are refused), creates its
-    /// salt (and chain key), writes a test entry unless `skip_test=true`, then persists the device table.
+    /// Enables a device of type `kind` at `path` (through `sys/audit`): validates `options` (unknown ones are
+    /// refused), creates its salt (and chain key), writes a test entry unless `skip_test=true`, then persists
+    /// the device table.
     pub async fn enable(
         &self,
         storage: &dyn Storage,
@@ -260,6 +307,50 @@ impl Broker {
         options: BTreeMap<String, String>,
         local: bool,
     ) -> Result<(), AuditError> {
+        let new = NewDevice {
+            kind,
+            description,
+            options,
+            local,
+            declared: false,
+        };
+        self.enable_device(storage, path, new).await
+    }
+
+    /// Enables a device declared by an `audit` stanza of the server configuration, as [`Broker::enable`]
+    /// does; the table records its origin, so `sys/audit` cannot disable it and removing the stanza does.
+    pub async fn enable_declared(
+        &self,
+        storage: &dyn Storage,
+        path: &str,
+        kind: &str,
+        description: &str,
+        options: BTreeMap<String, String>,
+        local: bool,
+    ) -> Result<(), AuditError> {
+        let new = NewDevice {
+            kind,
+            description,
+            options,
+            local,
+            declared: true,
+        };
+        self.enable_device(storage, path, new).await
+    }
+
+    async fn enable_device(
+        &self,
+        storage: &dyn Storage,
+        path: &str,
+        new: NewDevice<'_>,
+    ) -> Result<(), AuditError> {
+        let NewDevice {
+            kind,
+            description,
+            options,
+            local,
+            declared,
+        } = new;
         let path = normalize(path)?;
         let parsed = Parsed::new(kind, &options, self.allow_prefixing.load(Ordering::Relaxed))?;
         let _config = self.config.lock().await;
@@ -295,6 +386,7 @@ impl Broker {
             description: description.to_owned(),
             options: stored.clone(),
             local,
+            declared: Some(declared),
         };
         let mounted = Arc::new(Mounted::new(
             info,
@@ -316,6 +408,7 @@ impl Broker {
             description: description.to_owned(),
             options: stored,
             local,
+            declared: Some(declared),
         });
         ops.push(Op::Put {
             key: paths::AUDIT_TABLE.to_owned(),
@@ -327,7 +420,7 @@ impl Broker {
         devices.push(mounted);
         devices.sort_by(|a, b| a.info.path.cmp(&b.info.path));
         self.devices.store(Arc::new(devices));
-        tracing::info!(path = %path, kind, "audit device enabled");
+        tracing::info!(path = %path, kind, declared, "audit device enabled");
         Ok(())
     }
 
@@ -349,29 +442,68 @@ impl Broker {
         Ok(k)
     }
 
-    /// Disables the device at `path` and discards its salt: its HMACs can no longer be reproduced, even if a
-    /// device is enabled at the same path again. The chain key is kept so its files stay verifiable. Disabling
-    /// a path with no device succeeds, as in OpenBao.
+    /// Disables the device at `path` (through `sys/audit`) and discards its salt: its HMACs can no longer be
+    /// reproduced, even if a device is enabled at the same path again. The chain key is kept so its files stay
+    /// verifiable. Disabling a path with no device succeeds, as in OpenBao; a device declared in the server
+    /// configuration is refused (it goes when its stanza does).
     pub async fn disable(&self, storage: &dyn Storage, path: &str) -> Result<(), AuditError> {
+        self.remove(storage, path, |e| {
+            if e.declared == Some(true) {
+                Err(AuditError::InvalidRequest(format!(
+                    "cannot disable configuration-managed audit device {}: remove its `audit` stanza from the \
+                     server configuration file and reload the server (SIGHUP)",
+                    e.path
+                )))
+            } else {
+                Ok(true)
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Disables the device at `path` if the server configuration declared it, as [`Broker::disable`] does;
+    /// a device enabled through `sys/audit` is left alone. Returns whether a device was disabled.
+    pub async fn disable_declared(
+        &self,
+        storage: &dyn Storage,
+        path: &str,
+    ) -> Result<bool, AuditError> {
+        self.remove(storage, path, |e| Ok(e.declared == Some(true)))
+            .await
+    }
+
+    /// Removes the table entry at `path` when `check` says so; without an entry, only forgets the in-memory
+    /// device (if any). Returns whether an entry was removed.
+    async fn remove(
+        &self,
+        storage: &dyn Storage,
+        path: &str,
+        check: impl FnOnce(&TableEntry) -> Result<bool, AuditError>,
+    ) -> Result<bool, AuditError> {
         let path = normalize(path)?;
         let _config = self.config.lock().await;
         let mut table = Table::load(storage).await?;
-        let before = table.entries.len();
-        table.entries.retain(|e| e.path != path);
-        if table.entries.len() != before {
-            storage
-                .batch(vec![
-                    Op::Put {
-                        key: paths::AUDIT_TABLE.to_owned(),
-                        value: table.encode()?,
-                    },
-                    Op::Delete {
-                        key: paths::salt_key(&path),
-                    },
-                ])
-                .await?;
-            tracing::info!(path = %path, "audit device disabled");
-        }
+        let removed = match table.entries.iter().find(|e| e.path == path) {
+            Some(e) if !check(e)? => return Ok(false),
+            Some(_) => {
+                table.entries.retain(|e| e.path != path);
+                storage
+                    .batch(vec![
+                        Op::Put {
+                            key: paths::AUDIT_TABLE.to_owned(),
+                            value: table.encode()?,
+                        },
+                        Op::Delete {
+                            key: paths::salt_key(&path),
+                        },
+                    ])
+                    .await?;
+                tracing::info!(path = %path, "audit device disabled");
+                true
+            }
+            None => false,
+        };
         let devices: Vec<_> = self
             .devices
             .load()
@@ -380,12 +512,40 @@ impl Broker {
             .cloned()
             .collect();
         self.devices.store(Arc::new(devices));
+        Ok(removed)
+    }
+
+    /// Records that the device at `path`, whose origin was not recorded (enabled before Coffer kept it), is
+    /// the one the server configuration declares: from now on it is managed like a declared device.
+    pub async fn adopt_declared(
+        &self,
+        storage: &dyn Storage,
+        path: &str,
+    ) -> Result<(), AuditError> {
+        let path = normalize(path)?;
+        let _config = self.config.lock().await;
+        let mut table = Table::load(storage).await?;
+        let Some(entry) = table.find_mut(&path) else {
+            return Err(AuditError::InvalidRequest(format!(
+                "no audit device is enabled at {path}"
+            )));
+        };
+        if entry.declared.is_some() {
+            return Err(AuditError::InvalidRequest(format!(
+                "the origin of audit device {path} is already recorded"
+            )));
+        }
+        entry.declared = Some(true);
+        storage.put(paths::AUDIT_TABLE, &table.encode()?).await?;
+        for m in self.devices.load().iter().filter(|m| m.info.path == path) {
+            m.origin.store(origin_code(Some(true)), Ordering::Relaxed);
+        }
         Ok(())
     }
 
     /// The enabled devices, sorted by path.
     pub fn list(&self) -> Vec<DeviceInfo> {
-        self.devices.load().iter().map(|m| m.info.clone()).collect()
+        self.devices.load().iter().map(|m| m.info()).collect()
     }
 
     /// `hmac-sha256:<hex>` of `input` under the salt of the device at `path` (`sys/audit-hash`).
@@ -439,6 +599,7 @@ impl Broker {
                 description: e.description.clone(),
                 options: e.options.clone(),
                 local: e.local,
+                declared: e.declared,
             };
             let mounted = match self.rebuild(storage, &e).await {
                 Ok((format, hasher, device)) => {

@@ -33,6 +33,10 @@ pub(crate) struct TableEntry {
     /// Options as given (minus `skip_test`, which only matters at enable).
     pub(crate) options: BTreeMap<String, String>,
     pub(crate) local: bool,
+    /// `Some(true)`: declared by an `audit` stanza of the server configuration; `Some(false)`: enabled through
+    /// `sys/audit`; `None`: written by a build that did not record where devices came from (absent in the JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) declared: Option<bool>,
 }
 
 impl Table {
@@ -53,6 +57,11 @@ impl Table {
             )));
         }
         Ok(table)
+    }
+
+    /// The entry at `path` (with its trailing slash).
+    pub(crate) fn find_mut(&mut self, path: &str) -> Option<&mut TableEntry> {
+        self.entries.iter_mut().find(|e| e.path == path)
     }
 
     /// The bytes to store.
@@ -85,5 +94,22 @@ pub(crate) async fn load_key(
         _ => Err(AuditError::Internal(format!(
             "the audit key at {storage_key} is corrupt"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_written_before_origins_were_recorded_loads_with_unknown_origin() {
+        let old = br#"{"version":1,"entries":[{"path":"f/","type":"file","description":"",
+            "options":{"file_path":"discard"},"local":false}]}"#;
+        let t: Table = serde_json::from_slice(old).unwrap();
+        assert_eq!(t.entries[0].declared, None);
+        let mut t = t;
+        t.entries[0].declared = Some(true);
+        let again: Table = serde_json::from_slice(&t.encode().unwrap()).unwrap();
+        assert_eq!(again.entries[0].declared, Some(true));
     }
 }

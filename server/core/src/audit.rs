@@ -610,6 +610,215 @@ fn response_info(
     }
 }
 
+/// What reconciling the declared audit devices (the config file's `audit` stanzas) with the device table did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditReconcile {
+    /// Declared devices enabled (paths with a trailing slash).
+    pub enabled: Vec<String>,
+    /// Declared devices disabled because their stanza is gone.
+    pub disabled: Vec<String>,
+    /// Devices whose origin was not recorded (enabled by an older build) taken as the declared ones they match.
+    pub adopted: Vec<String>,
+    /// What could not be done, each naming its path; also logged at error level.
+    pub errors: Vec<String>,
+}
+
+impl AuditReconcile {
+    fn enabled(&mut self, path: String) {
+        tracing::info!(path = %path, "declared audit device enabled");
+        self.enabled.push(path);
+    }
+
+    fn error(&mut self, path: &str, message: String) {
+        tracing::error!(path = %path, "declared audit device: {message}");
+        self.errors.push(format!("{path}: {message}"));
+    }
+}
+
+/// A declared path as the table spells it: one trailing slash.
+pub(crate) fn declared_path(path: &str) -> String {
+    format!("{}/", path.trim_matches('/'))
+}
+
+/// Whether two device paths (with trailing slashes) overlap: one is the other or lies under it.
+pub(crate) fn paths_overlap(a: &str, b: &str) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+/// How a declared device differs from the enabled one at its path: the names of the differing settings (never
+/// option values).
+fn differences(declared: &crate::DeclaredAudit, enabled: &server_audit::DeviceInfo) -> Vec<String> {
+    let mut out = Vec::new();
+    if declared.kind != enabled.kind {
+        out.push("type".to_owned());
+    }
+    if declared.description != enabled.description {
+        out.push("description".to_owned());
+    }
+    if declared.local != enabled.local {
+        out.push("local".to_owned());
+    }
+    // `skip_test` only matters when the device is enabled; the table does not keep it.
+    let keys: std::collections::BTreeSet<&String> = declared
+        .options
+        .keys()
+        .chain(enabled.options.keys())
+        .filter(|k| k.as_str() != "skip_test")
+        .collect();
+    for k in keys {
+        if declared.options.get(k) != enabled.options.get(k) {
+            out.push(format!("option {k:?}"));
+        }
+    }
+    out
+}
+
+/// A write refused because this node cannot write (a raft follower): the active node owns the reconcile.
+fn cannot_write(e: &server_audit::AuditError) -> bool {
+    matches!(
+        e,
+        server_audit::AuditError::Storage(storage::StorageError::Unavailable(_))
+    )
+}
+
+/// Brings the enabled devices in line with the declared ones, as OpenBao does at unseal and on SIGHUP:
+/// a declared device that is missing is enabled; a device enabled from the config whose stanza is gone is
+/// disabled; a declared path taken by a device enabled through `sys/audit` is an error (that device is never
+/// replaced); a declared device that differs from the enabled one is an error too (devices cannot be modified:
+/// the enabled one stays). Unlike OpenBao, which stops at the first problem, every device is handled on its
+/// own: one that cannot be enabled (an unreachable socket) is logged and the others still are.
+pub(crate) async fn reconcile_declared(
+    devices: &server_audit::Broker,
+    storage: &dyn Storage,
+    declared: &[crate::DeclaredAudit],
+) -> AuditReconcile {
+    let mut report = AuditReconcile::default();
+    let enabled = devices.list();
+    let wanted: std::collections::BTreeSet<String> =
+        declared.iter().map(|d| declared_path(&d.path)).collect();
+    // Declared devices that could not be enabled because a removed one still held an overlapping path: tried
+    // again once the removals are done.
+    let mut retry = Vec::new();
+    for d in declared {
+        let path = declared_path(&d.path);
+        let Some(existing) = enabled.iter().find(|e| e.path == path) else {
+            match enable_declared(devices, storage, d).await {
+                Ok(()) => report.enabled(path),
+                Err(server_audit::AuditError::PathInUse(other))
+                    if enabled.iter().any(|e| {
+                        e.path == other && e.declared == Some(true) && !wanted.contains(&e.path)
+                    }) =>
+                {
+                    retry.push(d);
+                }
+                Err(e) if cannot_write(&e) => return not_active(report, &e),
+                Err(e) => report.error(&path, format!("could not be enabled: {e}")),
+            }
+            continue;
+        };
+        let diff = differences(d, existing);
+        match existing.declared {
+            Some(true) => {}
+            Some(false) => {
+                report.error(
+                    &path,
+                    "the path is already used by a device enabled through the API; the declared device is \
+                     not enabled and the API device is left as it is (disable it through the API, then \
+                     reload, to manage this path from the config file)"
+                        .to_owned(),
+                );
+                continue;
+            }
+            // Enabled by a build that did not record origins: when it is exactly what the config declares,
+            // it is the device an earlier start enabled from this stanza.
+            None if diff.is_empty() => match devices.adopt_declared(storage, &path).await {
+                Ok(()) => {
+                    tracing::info!(path = %path, "audit device taken as the declared one it matches");
+                    report.adopted.push(path.clone());
+                }
+                Err(e) if cannot_write(&e) => return not_active(report, &e),
+                Err(e) => report.error(&path, format!("could not be marked as declared: {e}")),
+            },
+            None => {
+                report.error(
+                    &path,
+                    format!(
+                        "the path is already used by a device of unrecorded origin that differs from the \
+                         declared one ({}); both are left as they are",
+                        diff.join(", ")
+                    ),
+                );
+                continue;
+            }
+        }
+        if !diff.is_empty() {
+            report.error(
+                &path,
+                format!(
+                    "differs from the enabled device ({}): audit devices cannot be modified, the enabled one \
+                     is kept. To change it, remove the stanza and reload, then add it back and reload",
+                    diff.join(", ")
+                ),
+            );
+        }
+        if existing.options.contains_key("prefix") && !devices.allow_prefixing() {
+            report.error(
+                &path,
+                "has a prefix option but allow_audit_log_prefixing is not set; the device is kept as it is"
+                    .to_owned(),
+            );
+        }
+    }
+    for e in enabled
+        .iter()
+        .filter(|e| e.declared == Some(true) && !wanted.contains(&e.path))
+    {
+        match devices.disable_declared(storage, &e.path).await {
+            Ok(true) => {
+                tracing::info!(path = %e.path, "declared audit device removed from the config: disabled");
+                report.disabled.push(e.path.clone());
+            }
+            Ok(false) => {}
+            Err(err) if cannot_write(&err) => return not_active(report, &err),
+            Err(err) => report.error(&e.path, format!("could not be disabled: {err}")),
+        }
+    }
+    for d in retry {
+        let path = declared_path(&d.path);
+        match enable_declared(devices, storage, d).await {
+            Ok(()) => report.enabled(path),
+            Err(e) if cannot_write(&e) => return not_active(report, &e),
+            Err(e) => report.error(&path, format!("could not be enabled: {e}")),
+        }
+    }
+    report
+}
+
+async fn enable_declared(
+    devices: &server_audit::Broker,
+    storage: &dyn Storage,
+    d: &crate::DeclaredAudit,
+) -> Result<(), server_audit::AuditError> {
+    devices
+        .enable_declared(
+            storage,
+            &d.path,
+            &d.kind,
+            &d.description,
+            d.options.clone(),
+            d.local,
+        )
+        .await
+}
+
+fn not_active(mut report: AuditReconcile, e: &server_audit::AuditError) -> AuditReconcile {
+    tracing::warn!(error = %e, "declared audit devices not reconciled: this node cannot write (not the active node); the active node applies its own config");
+    report
+        .errors
+        .push(format!("not reconciled on this node: {e}"));
+    report
+}
+
 /// The core's view of an audit-device management error.
 pub(crate) fn core_error(e: server_audit::AuditError) -> CoreError {
     match e {
@@ -766,6 +975,322 @@ mod tests {
         assert_eq!(
             i.request.data.unwrap_or_default()["data"],
             json!({"visible": "v", "hidden": "h"})
+        );
+    }
+
+    fn declared(path: &str, description: &str, options: &[(&str, &str)]) -> crate::DeclaredAudit {
+        crate::DeclaredAudit {
+            kind: "file".into(),
+            path: path.into(),
+            description: description.into(),
+            local: false,
+            options: options
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn discard(path: &str) -> crate::DeclaredAudit {
+        declared(path, "", &[("file_path", "discard")])
+    }
+
+    /// Path → origin of every enabled device.
+    fn origins(b: &server_audit::Broker) -> Vec<(String, Option<bool>)> {
+        b.list().into_iter().map(|d| (d.path, d.declared)).collect()
+    }
+
+    fn owned(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|p| (*p).to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn reconcile_enables_missing_disables_removed_and_never_touches_api_devices() {
+        let storage = storage::testing::PlainMem::shared();
+        let b = server_audit::Broker::new(false);
+        b.enable(&*storage, "api", "file", "", discard("x").options, false)
+            .await
+            .unwrap();
+        let r = reconcile_declared(&b, &*storage, &[discard("a"), discard("/b/")]).await;
+        assert_eq!(r.enabled, owned(&["a/", "b/"]));
+        assert!(r.errors.is_empty(), "{r:?}");
+        // Running it again changes nothing.
+        let again = reconcile_declared(&b, &*storage, &[discard("a"), discard("b")]).await;
+        assert_eq!(again, AuditReconcile::default());
+
+        // "a" is gone from the config, "c" is new; the API device is never disabled by the config.
+        let r = reconcile_declared(&b, &*storage, &[discard("b"), discard("c")]).await;
+        assert_eq!(r.enabled, owned(&["c/"]));
+        assert_eq!(r.disabled, owned(&["a/"]));
+        assert_eq!(
+            origins(&b),
+            vec![
+                ("api/".to_owned(), Some(false)),
+                ("b/".to_owned(), Some(true)),
+                ("c/".to_owned(), Some(true)),
+            ]
+        );
+        let r = reconcile_declared(&b, &*storage, &[]).await;
+        assert_eq!(r.disabled, owned(&["b/", "c/"]));
+        assert_eq!(origins(&b), vec![("api/".to_owned(), Some(false))]);
+    }
+
+    #[tokio::test]
+    async fn a_declared_path_taken_by_an_api_device_or_changed_is_an_error_and_the_device_stays() {
+        let storage = storage::testing::PlainMem::shared();
+        let b = server_audit::Broker::new(false);
+        b.enable(
+            &*storage,
+            "api",
+            "file",
+            "by hand",
+            discard("x").options,
+            false,
+        )
+        .await
+        .unwrap();
+        let r = reconcile_declared(&b, &*storage, &[discard("api"), discard("conf")]).await;
+        assert_eq!(
+            r.enabled,
+            owned(&["conf/"]),
+            "the other device is still enabled"
+        );
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        assert!(
+            r.errors[0].starts_with("api/:") && r.errors[0].contains("API"),
+            "{r:?}"
+        );
+        let api = b.list().into_iter().find(|d| d.path == "api/").unwrap();
+        assert_eq!(
+            (api.description.as_str(), api.declared),
+            ("by hand", Some(false))
+        );
+
+        // Declared devices cannot be modified: the enabled one is kept, the difference is named.
+        let changed = declared(
+            "conf",
+            "new text",
+            &[("file_path", "discard"), ("hmac_accessor", "false")],
+        );
+        let r = reconcile_declared(&b, &*storage, &[changed]).await;
+        assert!(r.enabled.is_empty() && r.disabled.is_empty(), "{r:?}");
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        let e = &r.errors[0];
+        assert!(
+            e.starts_with("conf/:")
+                && e.contains("description")
+                && e.contains("hmac_accessor")
+                && e.contains("cannot be modified"),
+            "{e}"
+        );
+        let conf = b.list().into_iter().find(|d| d.path == "conf/").unwrap();
+        assert_eq!(conf.description, "");
+        assert!(!conf.options.contains_key("hmac_accessor"));
+        // `skip_test` is not a difference: the table never keeps it.
+        let mut same = discard("conf");
+        same.options.insert("skip_test".into(), "true".into());
+        let r = reconcile_declared(&b, &*storage, &[same]).await;
+        assert_eq!(r, AuditReconcile::default());
+    }
+
+    #[tokio::test]
+    async fn a_device_that_cannot_be_enabled_is_reported_and_the_others_are_enabled() {
+        let storage = storage::testing::PlainMem::shared();
+        let b = server_audit::Broker::new(false);
+        // Nothing listens on port 1: the test entry cannot be written.
+        let mut unreachable = declared(
+            "sock",
+            "",
+            &[("address", "127.0.0.1:1"), ("socket_type", "tcp")],
+        );
+        unreachable.kind = "socket".into();
+        let bogus = declared("bogus", "", &[("file_path", "discard"), ("nope", "1")]);
+        let prefixed = declared("pre", "", &[("file_path", "discard"), ("prefix", "X")]);
+        let r = reconcile_declared(
+            &b,
+            &*storage,
+            &[unreachable, bogus, discard("good"), prefixed],
+        )
+        .await;
+        assert_eq!(r.enabled, owned(&["good/"]));
+        let failed: Vec<&str> = r
+            .errors
+            .iter()
+            .filter_map(|e| e.split_once(':').map(|(p, _)| p))
+            .collect();
+        assert_eq!(failed, vec!["sock/", "bogus/", "pre/"], "{r:?}");
+        assert!(r.errors[2].contains("allow_audit_log_prefixing"), "{r:?}");
+        assert_eq!(origins(&b), vec![("good/".to_owned(), Some(true))]);
+    }
+
+    #[tokio::test]
+    async fn a_removed_device_makes_room_for_a_new_one_under_its_path() {
+        let storage = storage::testing::PlainMem::shared();
+        let b = server_audit::Broker::new(false);
+        reconcile_declared(&b, &*storage, &[discard("logs")]).await;
+        let r = reconcile_declared(&b, &*storage, &[discard("logs/main")]).await;
+        assert_eq!(r.disabled, owned(&["logs/"]));
+        assert_eq!(r.enabled, owned(&["logs/main/"]));
+        assert!(r.errors.is_empty(), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_device_of_unrecorded_origin_is_adopted_only_when_it_matches() {
+        let storage = storage::testing::PlainMem::shared();
+        let b = server_audit::Broker::new(false);
+        b.enable(&*storage, "same", "file", "", discard("x").options, false)
+            .await
+            .unwrap();
+        b.enable(&*storage, "other", "file", "", discard("x").options, false)
+            .await
+            .unwrap();
+        // Forget the origins, as a table written by an older build has none.
+        let mut table: serde_json::Value =
+            serde_json::from_slice(&storage.get("core/audit").await.unwrap().unwrap()).unwrap();
+        for e in table["entries"].as_array_mut().unwrap() {
+            e.as_object_mut().unwrap().remove("declared");
+        }
+        storage
+            .put("core/audit", &serde_json::to_vec(&table).unwrap())
+            .await
+            .unwrap();
+        b.restore(&*storage).await.unwrap();
+        assert_eq!(
+            origins(&b),
+            vec![("other/".to_owned(), None), ("same/".to_owned(), None)]
+        );
+        let r = reconcile_declared(
+            &b,
+            &*storage,
+            &[
+                discard("same"),
+                declared("other", "changed", &[("file_path", "discard")]),
+            ],
+        )
+        .await;
+        assert_eq!(r.adopted, owned(&["same/"]));
+        assert_eq!(r.errors.len(), 1, "{r:?}");
+        assert!(r.errors[0].starts_with("other/:"), "{r:?}");
+        assert_eq!(
+            origins(&b),
+            vec![
+                ("other/".to_owned(), None),
+                ("same/".to_owned(), Some(true))
+            ]
+        );
+        // Unrecorded devices are not removed with the config; adopted ones are.
+        let r = reconcile_declared(&b, &*storage, &[]).await;
+        assert_eq!(r.disabled, owned(&["same/"]));
+        assert_eq!(origins(&b), vec![("other/".to_owned(), None)]);
+    }
+
+    fn sys(op: crate::Operation, path: &str, token: &str, data: serde_json::Value) -> Request {
+        Request {
+            id: "r".into(),
+            operation: op,
+            path: path.into(),
+            data: data.as_object().cloned().unwrap_or_default(),
+            token: Some(Token(token.into())),
+            remote_addr: None,
+            wrap_ttl: None,
+            headers: Headers::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn reload_config_applies_the_flags_at_once_and_reconciles_when_unsealed() {
+        let core = crate::Core::new(
+            Arc::new(storage::InMem::new()),
+            Arc::new(crate::Standalone::default()),
+            crate::CoreOptions {
+                declared_audit: vec![discard("conf")],
+                ..crate::CoreOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let (key, root) = core.dev_init(None).await.unwrap();
+        let root = root.as_str();
+        let devices = core.audit_devices().clone();
+        assert_eq!(origins(&devices), vec![("conf/".to_owned(), Some(true))]);
+
+        let enable = |path: &str| {
+            sys(
+                crate::Operation::Update,
+                &format!("sys/audit/{path}"),
+                root,
+                json!({"type": "file", "options": {"file_path": "discard"}}),
+            )
+        };
+        let refused = core.handle(enable("api")).await.unwrap_err();
+        assert!(
+            matches!(&refused, CoreError::InvalidRequest(m) if m.contains("unsafe_allow_api_audit_creation")),
+            "{refused}"
+        );
+        // A declared device cannot be disabled through the API (400), and says how to remove it.
+        let delete = sys(crate::Operation::Delete, "sys/audit/conf", root, json!({}));
+        let refused = core.handle(delete.clone()).await.unwrap_err();
+        assert!(
+            matches!(&refused, CoreError::InvalidRequest(m) if m.contains("configuration") && m.contains("SIGHUP")),
+            "{refused}"
+        );
+
+        let declared_now = vec![discard("conf"), discard("other")];
+        let r = core
+            .reload_config(crate::ReloadableConfig {
+                declared_audit: declared_now.clone(),
+                allow_api_audit_creation: true,
+                allow_audit_log_prefixing: true,
+            })
+            .await;
+        assert_eq!(r.enabled, owned(&["other/"]));
+        assert!(devices.allow_prefixing());
+        core.handle(enable("api")).await.unwrap();
+        // Paths the config declares are not the API's, under them or above them either.
+        for path in ["conf", "other/sub", "ot"] {
+            let refused = core.handle(enable(path)).await;
+            if path == "ot" {
+                refused.unwrap();
+                continue;
+            }
+            assert!(
+                matches!(&refused, Err(CoreError::InvalidRequest(m)) if m.contains("declares")),
+                "{path}: {refused:?}"
+            );
+        }
+        core.handle(delete.clone()).await.unwrap_err();
+        core.handle(sys(
+            crate::Operation::Delete,
+            "sys/audit/api",
+            root,
+            json!({}),
+        ))
+        .await
+        .unwrap();
+
+        // Sealed: the settings are kept and the next unseal reconciles with them.
+        core.seal().await.unwrap();
+        let r = core
+            .reload_config(crate::ReloadableConfig {
+                declared_audit: vec![discard("later")],
+                allow_api_audit_creation: false,
+                allow_audit_log_prefixing: false,
+            })
+            .await;
+        assert_eq!(r, AuditReconcile::default());
+        assert!(!devices.allow_prefixing());
+        core.unseal(Some(&key), false).await.unwrap();
+        assert_eq!(
+            origins(&devices),
+            vec![
+                ("later/".to_owned(), Some(true)),
+                ("ot/".to_owned(), Some(false)),
+            ]
+        );
+        let refused = core.handle(enable("again")).await.unwrap_err();
+        assert!(
+            matches!(&refused, CoreError::InvalidRequest(m) if m.contains("unsafe_allow_api_audit_creation")),
+            "{refused}"
         );
     }
 

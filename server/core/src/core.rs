@@ -1,5 +1,6 @@
 //! The core: seal state machine (uninitialized → sealed ⇄ unsealed) and the entry point of the request pipeline.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -38,9 +39,11 @@ pub struct CoreOptions {
     pub audit: Arc<dyn crate::AuditBroker>,
     /// The audit devices, managed through `sys/audit` and restored at unseal.
     pub audit_devices: Arc<server_audit::Broker>,
-    /// Allow `sys/audit` to enable devices (OpenBao's `unsafe_allow_api_audit_creation`).
+    /// Allow `sys/audit` to enable devices (OpenBao's `unsafe_allow_api_audit_creation`); changed later by
+    /// [`Core::reload_config`].
     pub allow_api_audit_creation: bool,
-    /// Devices declared in the config file (`audit "<type>" "<path>" {}`), enabled at unseal when missing.
+    /// Devices declared in the config file (`audit "<type>" "<path>" {}`), reconciled with the device table at
+    /// unseal; changed later by [`Core::reload_config`].
     pub declared_audit: Vec<DeclaredAudit>,
     /// Allow audit devices with a `prefix` option (the config file's `allow_audit_log_prefixing`).
     pub allow_audit_log_prefixing: bool,
@@ -66,6 +69,17 @@ pub struct DeclaredAudit {
     pub local: bool,
     /// Device options.
     pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// The settings a running server re-reads from its config file on SIGHUP (OpenBao reloads these too).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadableConfig {
+    /// The config file's `audit` stanzas, in file order.
+    pub declared_audit: Vec<DeclaredAudit>,
+    /// `unsafe_allow_api_audit_creation`.
+    pub allow_api_audit_creation: bool,
+    /// `allow_audit_log_prefixing`.
+    pub allow_audit_log_prefixing: bool,
 }
 
 impl Default for CoreOptions {
@@ -162,6 +176,10 @@ pub struct Core {
     audited_headers: crate::audit::AuditedHeaders,
     /// Requests and responses no audit device recorded.
     audit_failures: crate::audit::FailureCounters,
+    /// `unsafe_allow_api_audit_creation`, as last loaded (read by `sys/audit` on every enable).
+    allow_api_audit_creation: AtomicBool,
+    /// The config file's `audit` stanzas, as last loaded.
+    declared_audit: ArcSwap<Vec<DeclaredAudit>>,
 }
 
 /// How often the keyring auto-rotation check runs.
@@ -197,6 +215,8 @@ impl Core {
             cluster,
             audited_headers: crate::audit::AuditedHeaders::default(),
             audit_failures,
+            allow_api_audit_creation: AtomicBool::new(opts.allow_api_audit_creation),
+            declared_audit: ArcSwap::from_pointee(opts.declared_audit.clone()),
             opts,
             state: ArcSwap::from_pointee(state),
             transition: tokio::sync::Mutex::new(()),
@@ -228,7 +248,43 @@ impl Core {
 
     /// Whether `sys/audit` may enable devices.
     pub(crate) fn allow_api_audit_creation(&self) -> bool {
-        self.opts.allow_api_audit_creation
+        self.allow_api_audit_creation.load(Ordering::Relaxed)
+    }
+
+    /// The declared device path (with a trailing slash) that `path` would overlap, if any: such paths belong to
+    /// the config file, so `sys/audit` cannot enable a device there, even when the declared one is not enabled.
+    pub(crate) fn declared_audit_overlapping(&self, path: &str) -> Option<String> {
+        let path = crate::audit::declared_path(path);
+        self.declared_audit
+            .load()
+            .iter()
+            .map(|d| crate::audit::declared_path(&d.path))
+            .find(|d| crate::audit::paths_overlap(d, &path))
+    }
+
+    /// Applies the audit settings re-read from the config file (SIGHUP): the two flags take effect at once;
+    /// when unsealed, the declared devices are reconciled with the device table (see
+    /// [`crate::AuditReconcile`]); when sealed, the next unseal does it. Problems are logged and reported,
+    /// never fatal: the server keeps running with what could be applied.
+    pub async fn reload_config(&self, config: ReloadableConfig) -> crate::AuditReconcile {
+        self.allow_api_audit_creation
+            .store(config.allow_api_audit_creation, Ordering::Relaxed);
+        self.opts
+            .audit_devices
+            .set_allow_prefixing(config.allow_audit_log_prefixing);
+        self.declared_audit.store(Arc::new(config.declared_audit));
+        // Not concurrently with an unseal (which reconciles too) or a seal (which drops the devices).
+        let _t = self.transition.lock().await;
+        if self.is_sealed() {
+            return crate::AuditReconcile::default();
+        }
+        self.reconcile_declared_audit().await
+    }
+
+    async fn reconcile_declared_audit(&self) -> crate::AuditReconcile {
+        let declared = self.declared_audit.load_full();
+        crate::audit::reconcile_declared(&self.opts.audit_devices, self.barrier.as_ref(), &declared)
+            .await
     }
 
     /// The request headers audit entries carry (`sys/config/auditing/request-headers`).
@@ -649,38 +705,17 @@ impl Core {
         })
     }
 
-    /// Reopens the persisted audit devices and enables the declared ones that are missing, before any request
-    /// is served (with devices enabled, nothing may go unaudited).
+    /// Reopens the persisted audit devices and reconciles the declared ones (as a SIGHUP does, so a restart
+    /// and a reload agree), before any request is served (with devices enabled, nothing may go unaudited). A
+    /// declared device that cannot be enabled is logged, not fatal: the unseal goes on with the others.
     async fn restore_audit(&self) -> Result<(), CoreError> {
         self.audited_headers.load(self.barrier.as_ref()).await?;
-        let devices = &self.opts.audit_devices;
-        devices
+        self.opts
+            .audit_devices
             .restore(self.barrier.as_ref())
             .await
             .map_err(crate::audit::core_error)?;
-        for d in &self.opts.declared_audit {
-            let path = format!("{}/", d.path.trim_matches('/'));
-            if devices.list().iter().any(|e| e.path == path) {
-                continue;
-            }
-            devices
-                .enable(
-                    self.barrier.as_ref(),
-                    &d.path,
-                    &d.kind,
-                    &d.description,
-                    d.options.clone(),
-                    d.local,
-                )
-                .await
-                .map_err(|e| {
-                    CoreError::Internal(format!(
-                        "declared audit device {:?} could not be enabled: {e}",
-                        d.path
-                    ))
-                })?;
-            tracing::info!(path = %d.path, kind = %d.kind, "declared audit device enabled");
-        }
+        self.reconcile_declared_audit().await;
         Ok(())
     }
 

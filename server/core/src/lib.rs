@@ -27,10 +27,12 @@ mod system;
 mod unseal;
 mod wrapping;
 
-pub use crate::audit::{AuditAuth, AuditBroker, AuditEntry, AuditError, AuditHeaders, AuditMount};
+pub use crate::audit::{
+    AuditAuth, AuditBroker, AuditEntry, AuditError, AuditHeaders, AuditMount, AuditReconcile,
+};
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::cluster::{Cluster, ClusterStatus, Standalone};
-pub use crate::core::{Core, CoreOptions, DeclaredAudit};
+pub use crate::core::{Core, CoreOptions, DeclaredAudit, ReloadableConfig};
 pub use crate::error::CoreError;
 pub use crate::expiration::ExpirationConfig;
 pub use crate::metrics::{

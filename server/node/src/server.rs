@@ -1,7 +1,7 @@
 //! `coffer server`: load the config, open storage, build the core, serve every listener until a signal.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use server_core::{Cluster, Core, CoreOptions, Standalone};
@@ -58,9 +58,16 @@ pub async fn main(args: ServerArgs) -> Result<(), NodeError> {
     for w in &config_warnings(&args) {
         tracing::warn!("{w}");
     }
-    run(
+    // A dev server has no file to re-read on SIGHUP.
+    let reload_from = if args.dev {
+        None
+    } else {
+        args.config.first().cloned()
+    };
+    serve(
         config,
         args.dev.then_some(args.dev_root_token_id.as_deref()),
+        reload_from,
         shutdown_signal(),
     )
     .await
@@ -102,6 +109,16 @@ pub async fn run(
     dev: Option<Option<&str>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), NodeError> {
+    serve(config, dev, None, shutdown).await
+}
+
+/// [`run`], re-reading `reload_from` (the file `config` came from) on SIGHUP.
+async fn serve(
+    config: Config,
+    dev: Option<Option<&str>>,
+    reload_from: Option<PathBuf>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), NodeError> {
     let (physical, cluster, raft): (
         Arc<dyn Backend>,
         Arc<dyn Cluster>,
@@ -131,6 +148,8 @@ pub async fn run(
             (Arc::new(store.clone()), Arc::new(cluster), Some(store))
         }
     };
+    // Dev servers are for trying things out: their audit devices may be enabled through the API.
+    let audit = config.reloadable(dev.is_some());
     let core = Core::new(
         physical,
         cluster,
@@ -142,25 +161,14 @@ pub async fn run(
             default_lease_ttl: config.default_lease_ttl,
             max_lease_ttl: config.max_lease_ttl,
             expiration: config.leases,
-            // Dev servers are for trying things out: their audit devices may be enabled through the API.
-            allow_api_audit_creation: config.unsafe_allow_api_audit_creation || dev.is_some(),
-            allow_audit_log_prefixing: config.allow_audit_log_prefixing,
-            declared_audit: config
-                .audit
-                .iter()
-                .map(|a| server_core::DeclaredAudit {
-                    kind: a.kind.clone(),
-                    path: a.path.clone(),
-                    description: a.description.clone(),
-                    local: a.local,
-                    options: a.options.clone(),
-                })
-                .collect(),
+            allow_api_audit_creation: audit.allow_api_audit_creation,
+            allow_audit_log_prefixing: audit.allow_audit_log_prefixing,
+            declared_audit: audit.declared_audit,
             ..CoreOptions::default()
         },
     )
     .await?;
-    spawn_reopen_on_hangup(core.clone());
+    spawn_hangup_handler(core.clone(), config.clone(), reload_from);
 
     // Dev mode is ready (unsealed, root token and secret/ in place) before any listener answers.
     if let Some(root_token_id) = dev {
@@ -280,22 +288,63 @@ Development mode should NOT be used in production installations!
     let _ = out.flush();
 }
 
-/// Resolves on SIGINT or SIGTERM.
-/// SIGHUP reopens the audit files (after logrotate moved them), as OpenBao does.
-fn spawn_reopen_on_hangup(core: std::sync::Arc<Core>) {
+/// SIGHUP, as in OpenBao: re-reads the config file the server started with (when it has one) and applies its
+/// audit settings, then reopens the audit files (after logrotate moved them).
+fn spawn_hangup_handler(core: Arc<Core>, running: Config, reload_from: Option<PathBuf>) {
+    // Registered before returning, so a SIGHUP right after start does not kill the process.
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; audit files will not be reopened on it");
+        return;
+    };
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::warn!("cannot listen for SIGHUP; audit files will not be reopened on it");
-            return;
-        };
+        let mut running = running;
         while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reopening audit files");
+            match &reload_from {
+                Some(path) => {
+                    tracing::info!(path = %path.display(), "SIGHUP: reloading the configuration and reopening audit files");
+                    running = reload(&core, running, path).await;
+                }
+                None => tracing::info!("SIGHUP: reopening audit files"),
+            }
             core.reopen_audit_files();
         }
     });
 }
 
+/// Re-reads `path` and applies what a running server can (only the audit settings: the `audit` stanzas,
+/// `unsafe_allow_api_audit_creation` and `allow_audit_log_prefixing`; everything else needs a restart).
+/// Returns the configuration now running: `running` itself when the file does not load.
+async fn reload(core: &Core, running: Config, path: &Path) -> Config {
+    let (newer, warnings) = match Config::load(path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: the configuration file is invalid; the running configuration is kept");
+            return running;
+        }
+    };
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let restart_only = running.restart_only_changes(&newer);
+    if !restart_only.is_empty() {
+        tracing::info!(
+            keys = %restart_only.join(", "),
+            "SIGHUP: changed settings not applied; they take effect after a restart"
+        );
+    }
+    let applied = running.with_reloaded(&newer);
+    let report = core.reload_config(applied.reloadable(false)).await;
+    tracing::info!(
+        enabled = ?report.enabled,
+        disabled = ?report.disabled,
+        adopted = ?report.adopted,
+        problems = report.errors.len(),
+        "SIGHUP: audit settings applied"
+    );
+    applied
+}
+
+/// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -782,3 +782,172 @@ async fn a_prefix_is_refused_unless_allow_audit_log_prefixing_and_then_starts_ev
         .await
         .expect_code(0, "coffer audit verify on a prefixed log");
 }
+
+/// An `audit "file" "<path>"` stanza writing to `file`.
+fn file_stanza(path: &str, file: &Path) -> String {
+    format!(
+        "audit \"file\" \"{path}\" {{\n  description = \"from config\"\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+        file.display()
+    )
+}
+
+/// Path → description of every device `bao audit list` shows.
+async fn audit_list(server: &TestServer) -> Vec<(String, String)> {
+    let out = server.bao().run(&["audit", "list", "-format=json"]).await;
+    out.expect_code(0, "bao audit list");
+    let mut list: Vec<(String, String)> = out
+        .json()
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), field(v, "/description").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    list.sort();
+    list
+}
+
+fn devices(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(p, d)| ((*p).to_owned(), (*d).to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn declared_devices_follow_the_config_file_on_sighup_and_the_api_cannot_touch_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let first = dir.path().join("first.log");
+    let second = dir.path().join("second.log");
+    let mut server = TestServer::builder_durable()
+        .extra_hcl(&file_stanza("first", &first))
+        .start()
+        .await
+        .expect("durable server");
+    let original =
+        std::fs::read_to_string(server.config_path().expect("config file")).expect("config");
+    let init = server.init(1, 1).await;
+    server.unseal_with(&init.keys).await;
+    assert_eq!(
+        audit_list(&server).await,
+        devices(&[("first/", "from config")])
+    );
+    assert!(
+        entries(&first)
+            .iter()
+            .any(|e| field(e, "/request/path") == "sys/audit"),
+        "the declared device records requests"
+    );
+
+    let bao = server.bao();
+    let refused = bao.run(&["audit", "disable", "first"]).await;
+    refused.expect_code(2, "bao audit disable of a declared device");
+    assert!(
+        refused.stderr.contains("configuration-managed") && refused.stderr.contains("SIGHUP"),
+        "{}",
+        refused.stderr
+    );
+    let api_log = dir.path().join("api.log");
+    let enable_api = [
+        "audit",
+        "enable",
+        "-path=api",
+        "file",
+        &format!("file_path={}", api_log.display()),
+    ];
+    let refused = bao.run(&enable_api).await;
+    refused.expect_code(
+        2,
+        "bao audit enable without unsafe_allow_api_audit_creation",
+    );
+    assert!(
+        refused.stderr.contains("unsafe_allow_api_audit_creation"),
+        "{}",
+        refused.stderr
+    );
+
+    // The stanza is replaced by another, and API creation is switched on: SIGHUP applies both.
+    server.rewrite_config(|text| {
+        text.replace(
+            &file_stanza("first", &first),
+            &format!(
+                "{}unsafe_allow_api_audit_creation = true\n",
+                file_stanza("second", &second)
+            ),
+        )
+    });
+    server.sighup();
+    wait_until_true(
+        Duration::from_secs(20),
+        "the reload to swap the devices",
+        || {
+            let server = &server;
+            async move { audit_list(server).await == devices(&[("second/", "from config")]) }
+        },
+    )
+    .await;
+    bao.run(&enable_api)
+        .await
+        .expect_code(0, "bao audit enable once SIGHUP allowed it");
+    let on_declared = bao
+        .run(&[
+            "audit",
+            "enable",
+            "-path=second",
+            "file",
+            &format!("file_path={}", dir.path().join("x.log").display()),
+        ])
+        .await;
+    on_declared.expect_code(2, "bao audit enable at a declared path");
+    assert!(
+        on_declared.stderr.contains("declares"),
+        "{}",
+        on_declared.stderr
+    );
+    assert!(
+        !entries(&second).is_empty(),
+        "the new declared device writes"
+    );
+
+    // A stanza may not take over the API device's path: logged, and the API device stays as it is.
+    server.rewrite_config(|text| format!("{text}{}", file_stanza("api", &first)));
+    server.sighup();
+    wait_until_true(
+        Duration::from_secs(20),
+        "the collision to be logged",
+        || {
+            let log = server.log();
+            async move { log.contains("already used by a device enabled through the API") }
+        },
+    )
+    .await;
+    assert_eq!(
+        audit_list(&server).await,
+        devices(&[("api/", ""), ("second/", "from config")])
+    );
+
+    // A file that does not load is logged and changes nothing.
+    server.rewrite_config(|text| format!("{text}\n}} this is not HCL {{\n"));
+    server.sighup();
+    wait_until_true(
+        Duration::from_secs(20),
+        "the bad file to be reported",
+        || {
+            let log = server.log();
+            async move { log.contains("the configuration file is invalid") }
+        },
+    )
+    .await;
+    assert_eq!(
+        audit_list(&server).await,
+        devices(&[("api/", ""), ("second/", "from config")])
+    );
+
+    // A restart applies the file as a reload does: without any stanza, the declared device goes; the API
+    // device survives.
+    server.rewrite_config(|_| original.replace(&file_stanza("first", &first), ""));
+    server.stop().await;
+    server.start_again().await;
+    server.unseal_with(&init.keys).await;
+    assert_eq!(audit_list(&server).await, devices(&[("api/", "")]));
+}

@@ -841,3 +841,82 @@ async fn a_device_that_cannot_be_restored_keeps_the_broker_fail_closed() {
         Err(AuditError::NoDeviceRecorded(_))
     ));
 }
+
+#[tokio::test]
+async fn declared_devices_are_recorded_refused_to_sys_audit_and_removed_only_as_declared() {
+    let storage = PlainMem::shared();
+    let broker = Broker::new(false);
+    let discard = || opts(&[("file_path", "discard")]);
+    broker
+        .enable_declared(&*storage, "conf", "file", "from config", discard(), false)
+        .await
+        .unwrap();
+    broker
+        .enable(&*storage, "api", "file", "", discard(), false)
+        .await
+        .unwrap();
+    let origins = |b: &Broker| {
+        b.list()
+            .into_iter()
+            .map(|d| (d.path, d.declared))
+            .collect::<Vec<_>>()
+    };
+    let want = vec![
+        ("api/".to_owned(), Some(false)),
+        ("conf/".to_owned(), Some(true)),
+    ];
+    assert_eq!(origins(&broker), want);
+    // The origin is persisted: a restored broker knows it.
+    let restored = Broker::new(false);
+    restored.restore(&*storage).await.unwrap();
+    assert_eq!(origins(&restored), want);
+
+    // sys/audit cannot disable the declared device, and says how to remove it.
+    let e = broker.disable(&*storage, "conf").await.unwrap_err();
+    assert!(
+        matches!(&e, AuditError::InvalidRequest(m) if m.contains("configuration") && m.contains("conf/")),
+        "{e}"
+    );
+    assert_eq!(broker.list().len(), 2);
+    // The configuration side removes only declared devices.
+    assert!(!broker.disable_declared(&*storage, "api").await.unwrap());
+    assert!(broker.disable_declared(&*storage, "conf").await.unwrap());
+    assert!(!broker.disable_declared(&*storage, "conf").await.unwrap());
+    assert_eq!(origins(&broker), vec![("api/".to_owned(), Some(false))]);
+    restored.restore(&*storage).await.unwrap();
+    assert_eq!(origins(&restored), vec![("api/".to_owned(), Some(false))]);
+    broker.disable(&*storage, "api").await.unwrap();
+    assert!(!broker.active());
+}
+
+#[tokio::test]
+async fn a_device_of_unrecorded_origin_can_be_adopted_once() {
+    let storage = PlainMem::shared();
+    // A table written before origins were recorded.
+    storage
+        .put(
+            paths::AUDIT_TABLE,
+            br#"{"version":1,"entries":[{"path":"old/","type":"file","description":"",
+                "options":{"file_path":"discard"},"local":false}]}"#,
+        )
+        .await
+        .unwrap();
+    storage
+        .put(
+            &format!("{}{}", paths::SALT_PREFIX, hex::encode("old/")),
+            &[1; 33],
+        )
+        .await
+        .unwrap();
+    let broker = Broker::new(false);
+    broker.restore(&*storage).await.unwrap();
+    assert_eq!(broker.list()[0].declared, None);
+    broker.adopt_declared(&*storage, "old").await.unwrap();
+    assert_eq!(broker.list()[0].declared, Some(true));
+    assert!(broker.adopt_declared(&*storage, "old").await.is_err());
+    assert!(broker.adopt_declared(&*storage, "none").await.is_err());
+    let restored = Broker::new(false);
+    restored.restore(&*storage).await.unwrap();
+    assert_eq!(restored.list()[0].declared, Some(true));
+    assert!(restored.disable(&*storage, "old").await.is_err());
+}

@@ -1,6 +1,7 @@
 //! `sys/audit` (list), `sys/audit/:path` (enable, disable) and `sys/audit-hash/:path`; all sudo (the ACL step
 //! checks it). Enabling through the API needs `unsafe_allow_api_audit_creation` (or `-dev`), as in OpenBao:
-//! otherwise devices come from the config file's `audit` stanzas.
+//! otherwise devices come from the config file's `audit` stanzas. Those paths belong to the config file: the
+//! API can neither enable a device there nor disable a declared one (OpenBao refuses the latter with a 400).
 
 use std::collections::BTreeMap;
 
@@ -42,6 +43,12 @@ pub(crate) async fn route(core: &Core, req: &Request, rest: &str) -> Result<Resp
                         .into(),
                 ));
             }
+            if let Some(declared) = core.declared_audit_overlapping(path) {
+                return Err(CoreError::InvalidRequest(format!(
+                    "cannot enable an audit device at {path:?} through the API: the server configuration \
+                     declares the audit device {declared}"
+                )));
+            }
             let kind = field::string(&req.data, "type")?
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| CoreError::InvalidRequest("missing audit device type".into()))?;
@@ -62,6 +69,7 @@ pub(crate) async fn route(core: &Core, req: &Request, rest: &str) -> Result<Resp
             tracing::info!(path = %path, kind = %kind, "audit device enabled");
             Ok(Response::default())
         }
+        // A declared device is refused by the broker (under its lock), with a message naming the config file.
         Operation::Delete => {
             devices
                 .disable(core.plain_storage(), path)

@@ -21,6 +21,7 @@
 mod error;
 mod keys;
 pub mod raw;
+mod reload;
 mod validate;
 
 pub use error::{ConfigError, Location};

@@ -578,6 +578,13 @@ audit {
         err,
         "coffer.hcl:6: audit path \"a\" is used by two audit stanzas"
     );
+    let err = load_err(&with(
+        "audit \"file\" \"a\" {}\naudit \"socket\" \"a/\" {}\n",
+    ));
+    assert_eq!(
+        err,
+        "coffer.hcl:6: audit path \"a/\" is used by two audit stanzas"
+    );
     let err = load_err(&with("audit \"file\" {}\n"));
     assert_eq!(
         err,
@@ -664,4 +671,43 @@ fn lease_revocation_settings() {
     assert_eq!(config.leases.rate_per_sec, 50);
     let err = load_err(&with("lease_revocation_max_attempts = 0\n"));
     assert!(err.contains("lease_revocation_max_attempts"), "{err}");
+}
+
+#[test]
+fn a_reload_takes_only_the_audit_settings_and_names_the_other_changes() {
+    let running = load(&format!(
+        "{OPENBAO_RAFT}\naudit \"file\" \"a\" {{\n  options {{\n    file_path = \"discard\"\n  }}\n}}"
+    ))
+    .0;
+    let newer = load(&format!(
+        "{}\nunsafe_allow_api_audit_creation = true\nallow_audit_log_prefixing = true\n\
+         audit \"file\" \"b\" {{\n  description = \"new\"\n  options {{\n    file_path = \"discard\"\n  }}\n}}",
+        OPENBAO_RAFT
+            .replace("ui = true", "ui = false")
+            .replace("127.0.0.1:8200\"\n  tls", "127.0.0.1:9200\"\n  tls")
+    ))
+    .0;
+    assert_eq!(running.restart_only_changes(&newer), vec!["listener", "ui"]);
+    assert!(running.restart_only_changes(&running).is_empty());
+    let applied = running.with_reloaded(&newer);
+    assert_eq!(
+        applied.listeners, running.listeners,
+        "listeners need a restart"
+    );
+    assert!(applied.ui);
+    assert_eq!(applied.audit, newer.audit);
+    let r = applied.reloadable(false);
+    assert!(r.allow_api_audit_creation && r.allow_audit_log_prefixing);
+    assert_eq!(r.declared_audit.len(), 1);
+    assert_eq!(
+        (
+            r.declared_audit[0].path.as_str(),
+            r.declared_audit[0].description.as_str()
+        ),
+        ("b", "new")
+    );
+    assert_eq!(r.declared_audit[0].options["file_path"], "discard");
+    // The running file's changes still show after the audit settings were applied.
+    assert_eq!(applied.restart_only_changes(&newer), vec!["listener", "ui"]);
+    assert!(running.reloadable(true).allow_api_audit_creation, "dev");
 }

@@ -437,7 +437,8 @@ impl TryFrom<RawConfig> for Config {
         let mut audit_paths = BTreeSet::new();
         for stanza in &raw.audit {
             let device = audit_stanza(file, stanza)?;
-            if !audit_paths.insert(device.path.clone()) {
+            // `a` and `a/` are the same device path.
+            if !audit_paths.insert(device.path.trim_matches('/').to_owned()) {
                 return Err(ConfigError::Invalid {
                     location: Location {
                         file: file.to_owned(),
