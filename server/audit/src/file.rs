@@ -4,8 +4,10 @@
 //! write returns: a crash of Coffer loses nothing acknowledged. There is no `fsync` per entry (it would cost a
 //! disk flush per request); a power loss can lose the last entries, as with OpenBao.
 //!
-//! All file I/O runs on tokio's blocking pool under one lock per device, so lines are never interleaved and the
-//! chain stays in file order even if the broker gives up waiting on a slow write.
+//! Entries go through a channel to one writer thread per device, which takes everything queued, chains it in
+//! order and appends it with one `write(2)`, then answers each waiting request: under load many entries share a
+//! syscall and a path check, and no request thread blocks on the file. The chain stays in file order even if the
+//! broker gives up waiting on a slow write (the entry is still written, in its place).
 //!
 //! Before each write the device checks that its path still names the file it has open; when the file was
 //! renamed (rotation without SIGHUP) or deleted, it reopens the path, and when that fails (directory gone) the
@@ -16,7 +18,7 @@ use std::io::Write;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 
 use async_trait::async_trait;
 
@@ -106,9 +108,20 @@ struct Inner {
     reopen: AtomicBool,
 }
 
+/// Entries one `write(2)` takes at most.
+const MAX_BATCH: usize = 256;
+
+/// An entry waiting for the writer thread, and where its outcome goes.
+struct Job {
+    entry: Vec<u8>,
+    done: tokio::sync::oneshot::Sender<Result<(), DeviceError>>,
+}
+
 /// The `file` device.
 pub(crate) struct FileDevice {
     inner: Arc<Inner>,
+    /// The writer thread's queue, started at the first write; dropping it (the device) ends the thread.
+    jobs: OnceLock<Mutex<mpsc::Sender<Job>>>,
 }
 
 impl FileDevice {
@@ -122,7 +135,24 @@ impl FileDevice {
                 state: Mutex::new(State::default()),
                 reopen: AtomicBool::new(false),
             }),
+            jobs: OnceLock::new(),
         }
+    }
+
+    /// The writer thread's queue, starting the thread if needed.
+    fn queue(&self) -> Result<mpsc::Sender<Job>, DeviceError> {
+        if let Some(q) = self.jobs.get() {
+            return Ok(q.lock().unwrap_or_else(PoisonError::into_inner).clone());
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        let inner = self.inner.clone();
+        std::thread::Builder::new()
+            .name("audit-file".into())
+            .spawn(move || writer(&inner, &rx))
+            .map_err(|e| DeviceError::io("starting the audit file writer", &e))?;
+        // Two first writes may race: the loser's thread ends at once (its queue is dropped here).
+        let q = self.jobs.get_or_init(|| Mutex::new(tx));
+        Ok(q.lock().unwrap_or_else(PoisonError::into_inner).clone())
     }
 
     async fn blocking<T: Send + 'static>(
@@ -157,8 +187,16 @@ impl AuditDevice for FileDevice {
         if self.inner.cfg.target == Target::Discard {
             return Ok(());
         }
-        let entry = entry.to_vec();
-        self.blocking(move |inner| inner.write(&entry)).await
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        self.queue()?
+            .send(Job {
+                entry: entry.to_vec(),
+                done,
+            })
+            .map_err(|_| DeviceError("the audit file writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| DeviceError("the audit file writer has stopped".into()))?
     }
 
     fn reopen(&self) {
@@ -166,39 +204,62 @@ impl AuditDevice for FileDevice {
     }
 }
 
+/// The writer thread: takes what is queued (up to [`MAX_BATCH`]), writes it as one append, answers each entry.
+fn writer(inner: &Inner, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let entries: Vec<&[u8]> = batch.iter().map(|j| j.entry.as_slice()).collect();
+        let outcome = inner.write(&entries);
+        for job in batch {
+            // A waiter that gave up (timeout) no longer listens; its entry is written all the same.
+            let _ = job.done.send(outcome.clone());
+        }
+    }
+}
+
 impl Inner {
-    fn write(&self, entry: &[u8]) -> Result<(), DeviceError> {
+    /// Appends `entries` in order, chained, with one write; all or none are acknowledged.
+    fn write(&self, entries: &[&[u8]]) -> Result<(), DeviceError> {
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let st = &mut *guard;
         if let Target::Path(path) = &self.cfg.target {
             self.ensure_open(path, st)?;
         }
-        let pos = st.pos.clone().unwrap_or_default();
-        let (line, next) = match &self.chain {
-            Some(chain) => chain.seal(&self.prefix, entry, &pos),
-            None => {
-                let mut line = Vec::with_capacity(self.prefix.len() + entry.len() + 1);
-                line.extend_from_slice(&self.prefix);
-                line.extend_from_slice(entry);
-                line.push(b'\n');
-                (line, pos)
+        let mut pos = st.pos.clone().unwrap_or_default();
+        let size: usize = entries.iter().map(|e| e.len() + 256).sum();
+        let mut buf = Vec::with_capacity(size + 1);
+        if st.broken_tail {
+            buf.push(b'\n');
+        }
+        for entry in entries {
+            match &self.chain {
+                Some(chain) => {
+                    let (line, next) = chain.seal(&self.prefix, entry, &pos);
+                    buf.extend_from_slice(&line);
+                    pos = next;
+                }
+                None => {
+                    buf.extend_from_slice(&self.prefix);
+                    buf.extend_from_slice(entry);
+                    buf.push(b'\n');
+                }
             }
-        };
+        }
+        let next = pos;
         let result = match &self.cfg.target {
             Target::Path(_) => match st.file.as_mut() {
-                Some((file, _)) => {
-                    let mut buf = Vec::with_capacity(line.len() + 1);
-                    if st.broken_tail {
-                        buf.push(b'\n');
-                    }
-                    buf.extend_from_slice(&line);
-                    file.write_all(&buf)
-                }
+                Some((file, _)) => file.write_all(&buf),
                 None => Err(std::io::Error::other("audit file is not open")),
             },
             Target::Stdout => {
                 let mut out = std::io::stdout().lock();
-                out.write_all(&line).and_then(|()| out.flush())
+                out.write_all(&buf).and_then(|()| out.flush())
             }
             Target::Discard => Ok(()),
         };
