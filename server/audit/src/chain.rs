@@ -45,7 +45,9 @@ impl Chain {
 
     /// Hex HMAC of `bytes`.
     pub(crate) fn hash(&self, bytes: &[u8]) -> String {
-        hex::encode(hmac::sign(&self.key, bytes).as_ref())
+        let mut out = String::with_capacity(64);
+        crate::hmac::push_hex(&mut out, hmac::sign(&self.key, bytes).as_ref());
+        out
     }
 
     /// A streaming HMAC (for a last line too long to read at once).
