@@ -41,8 +41,18 @@ async fn write_fixtures(target: &Target) -> Result<()> {
     Ok(())
 }
 
-/// `POST secret/data/bench/<n>`: durable KV v2 writes (a new version each).
-pub struct KvWrite;
+/// `POST secret/data/<dir>/<n>`: durable KV v2 writes (a new version each).
+pub struct KvWrite {
+    /// Directory of the 1000 keys written: each figure writes its own, so a later figure does not find keys
+    /// grown by an earlier one's versions.
+    pub dir: &'static str,
+}
+
+impl Default for KvWrite {
+    fn default() -> Self {
+        Self { dir: "bench" }
+    }
+}
 
 #[async_trait]
 impl Workload for KvWrite {
@@ -57,7 +67,7 @@ impl Workload for KvWrite {
         Ok(conn
             .send(
                 Method::POST,
-                &format!("/v1/secret/data/bench/{}", i % 1000),
+                &format!("/v1/secret/data/{}/{}", self.dir, i % 1000),
                 Some(body),
             )
             .await?

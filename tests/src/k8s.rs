@@ -202,7 +202,10 @@ impl FakeApiServer {
         let thread = std::thread::Builder::new()
             .name(format!("fake-k8s-api-{}", addr.port()))
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
+                // Two workers: a real API server is not the bottleneck of a login, and one thread verifying
+                // two RSA signatures per review was, for the faster server under load.
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
                     .enable_all()
                     .build()
                     .expect("fake API server runtime");
