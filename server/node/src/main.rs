@@ -4,10 +4,6 @@ use std::process::ExitCode;
 
 use server_node::cli::{self, Command};
 
-/// mimalloc instead of glibc malloc: measured in the audited KV read (see the workspace Cargo.toml).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Usage errors exit 1 and --help 0, as the vault CLI does.
     let cli = match cli::parse_cli(std::env::args_os()) {
