@@ -3,6 +3,8 @@
 //! A pod's token gets exactly its role's policies and reads database credentials; every refusal is a bare 403
 //! for the client with the precise reason in the server log and the audit entry.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use testkit::TestServer;
 use testkit::db::PgServer;
@@ -190,10 +192,14 @@ async fn refused_logins_are_bare_403s_with_the_reason_logged_and_audited() {
             json!({"errors": ["permission denied"]}),
             "{what}: no detail for the client"
         );
-        assert!(
-            server.log().contains(reason),
-            "{what}: the log names {reason}"
-        );
+        // The server's log line may reach its file just after the response does.
+        let server = &server;
+        testkit::wait_until_true(
+            Duration::from_secs(10),
+            &format!("{what}: the log names {reason}"),
+            || async move { server.log().contains(reason) },
+        )
+        .await;
         let text = std::fs::read_to_string(&log).expect("audit log");
         assert!(
             text.contains(reason),
