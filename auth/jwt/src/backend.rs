@@ -1,13 +1,13 @@
 //! The factory, the path table, request dispatch and the per-mount key-set cache.
 
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use engine_sdk::token_fields::with_token_fields;
 use engine_sdk::{
-    Auth, EngineError, Factory, Field, FieldKind, LeaseRequest, LogicalBackend, Operation,
-    PathSpec, Request, Response, SpecialPaths,
+    EngineError, Factory, Field, FieldKind, LeaseRequest, LogicalBackend, Operation, PathSpec,
+    Request, Response, SpecialPaths,
 };
 use engine_sdk::{LIST_FIELDS, field as f};
 use serde_json::Value;
@@ -388,19 +388,6 @@ impl LogicalBackend for JwtBackend {
         let Some(entry) = role::load(lease.storage, &name).await? else {
             return Err(JwtError::RoleGone(name).into());
         };
-        let t = &entry.token;
-        let auth = Auth {
-            policies: t.token_policies.clone(),
-            ttl: Duration::from_secs(t.token_ttl),
-            max_ttl: Duration::from_secs(t.token_max_ttl),
-            period: Duration::from_secs(t.token_period),
-            renewable: true,
-            internal: lease.internal.clone(),
-            ..Auth::default()
-        };
-        Ok(Response {
-            auth: Some(auth),
-            ..Response::default()
-        })
+        Ok(entry.token.renewal(lease.internal))
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use engine_sdk::token_fields::with_token_fields;
 use engine_sdk::{
-    Auth, EngineError, Factory, Field, FieldKind, LeaseRequest, LogicalBackend, Operation,
-    PathSpec, Request, Response, SpecialPaths,
+    EngineError, Factory, Field, FieldKind, LeaseRequest, LogicalBackend, Operation, PathSpec,
+    Request, Response, SpecialPaths,
 };
 use engine_sdk::{LIST_FIELDS, field as f};
 use serde_json::Value;
@@ -338,20 +338,7 @@ impl LogicalBackend for KubernetesBackend {
         let Some(entry) = role::load(lease.storage, &name).await? else {
             return Err(KubernetesError::RoleGone(name).into());
         };
-        let t = &entry.token;
-        let auth = Auth {
-            policies: t.token_policies.clone(),
-            ttl: Duration::from_secs(t.token_ttl),
-            max_ttl: Duration::from_secs(t.token_max_ttl),
-            period: Duration::from_secs(t.token_period),
-            renewable: true,
-            internal: lease.internal.clone(),
-            ..Auth::default()
-        };
-        Ok(Response {
-            auth: Some(auth),
-            ..Response::default()
-        })
+        Ok(entry.token.renewal(lease.internal))
     }
 
     async fn cleanup(&self) {

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::{Auth, EngineError, Field, FieldKind, cidr, field};
+use crate::{Auth, EngineError, Field, FieldKind, Response, cidr, field};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -252,6 +252,22 @@ impl TokenParams {
             auth.bound_cidrs = vec![ip.to_canonical().to_string()];
         }
         Ok(())
+    }
+    /// The answer to renewing a token this role issued: the role's *current* policies and TTLs (a renewal
+    /// re-reads the role, as OpenBao's login methods do), carrying the lease's internal data along.
+    pub fn renewal(&self, internal: &Map<String, Value>) -> Response {
+        Response {
+            auth: Some(Auth {
+                policies: self.token_policies.clone(),
+                ttl: Duration::from_secs(self.token_ttl),
+                max_ttl: Duration::from_secs(self.token_max_ttl),
+                period: Duration::from_secs(self.token_period),
+                renewable: true,
+                internal: internal.clone(),
+                ..Auth::default()
+            }),
+            ..Response::default()
+        }
     }
 }
 

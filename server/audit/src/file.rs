@@ -121,7 +121,7 @@ struct Job {
 pub(crate) struct FileDevice {
     inner: Arc<Inner>,
     /// The writer thread's queue, started at the first write; dropping it (the device) ends the thread.
-    jobs: OnceLock<Mutex<mpsc::Sender<Job>>>,
+    jobs: OnceLock<mpsc::Sender<Job>>,
 }
 
 impl FileDevice {
@@ -140,9 +140,9 @@ impl FileDevice {
     }
 
     /// The writer thread's queue, starting the thread if needed.
-    fn queue(&self) -> Result<mpsc::Sender<Job>, DeviceError> {
+    fn queue(&self) -> Result<&mpsc::Sender<Job>, DeviceError> {
         if let Some(q) = self.jobs.get() {
-            return Ok(q.lock().unwrap_or_else(PoisonError::into_inner).clone());
+            return Ok(q);
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let inner = self.inner.clone();
@@ -151,8 +151,7 @@ impl FileDevice {
             .spawn(move || writer(&inner, &rx))
             .map_err(|e| DeviceError::io("starting the audit file writer", &e))?;
         // Two first writes may race: the loser's thread ends at once (its queue is dropped here).
-        let q = self.jobs.get_or_init(|| Mutex::new(tx));
-        Ok(q.lock().unwrap_or_else(PoisonError::into_inner).clone())
+        Ok(self.jobs.get_or_init(|| tx))
     }
 
     async fn blocking<T: Send + 'static>(
