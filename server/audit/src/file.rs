@@ -205,7 +205,9 @@ impl AuditDevice for FileDevice {
 
 /// The writer thread: takes what is queued (up to [`MAX_BATCH`]), writes it as one append, answers each entry.
 fn writer(inner: &Inner, jobs: &mpsc::Receiver<Job>) {
-    while let Some(first) = next_job(jobs) {
+    // No polling for the next entry before sleeping: on a 2-core machine the poll competed with the request
+    // threads it waited for (measured: the audited write rate rose from 2,430/s to 3,000-3,400/s without it).
+    while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -218,25 +220,6 @@ fn writer(inner: &Inner, jobs: &mpsc::Receiver<Job>) {
         for job in batch {
             // A waiter that gave up (timeout) no longer listens; its entry is written all the same.
             let _ = job.done.send(outcome.clone());
-        }
-    }
-}
-
-/// How long the writer polls for the next entry before it sleeps: under load the next entry comes within
-/// microseconds, and a sleeping writer costs each entry two wake-ups (the writer's and the waiter's).
-const POLL_BEFORE_SLEEP: std::time::Duration = std::time::Duration::from_micros(50);
-
-/// The next job: polled for a moment, then waited for. `None` when the device is gone.
-fn next_job(jobs: &mpsc::Receiver<Job>) -> Option<Job> {
-    let until = std::time::Instant::now() + POLL_BEFORE_SLEEP;
-    loop {
-        match jobs.try_recv() {
-            Ok(job) => return Some(job),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() < until => {
-                std::thread::yield_now();
-            }
-            Err(mpsc::TryRecvError::Empty) => return jobs.recv().ok(),
         }
     }
 }
