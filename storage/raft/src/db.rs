@@ -20,6 +20,9 @@ use crate::types::LogId;
 const LOG_CACHE_BYTES: usize = 8 << 20;
 const SM_CACHE_BYTES: usize = 24 << 20;
 
+/// redb's page cache while the integrity check at open reads every page (the cache is dropped afterwards).
+const CHECK_CACHE_BYTES: usize = 1 << 20;
+
 /// Compact at open only when at least this much is dead space (and a quarter of the file).
 const COMPACT_MIN_FRAGMENTED: u64 = 8 << 20;
 
@@ -162,10 +165,17 @@ fn create(path: &Path, kind: FileKind, node_id: Option<u64>) -> Result<Database,
 }
 
 fn open_existing(path: &Path, kind: FileKind) -> Result<Database, RaftStoreError> {
-    let mut b = builder(kind);
-    // A plain open trusts the file and may panic on corruption; the check verifies every page checksum.
-    b.set_check_integrity_on_open(true);
-    let mut db = b.open(path).map_err(|e| map_db(path, e))?;
+    // A plain open trusts the file and may panic on corruption: first verify every page checksum, through a
+    // small cache. The check reads the whole file, and a full-size cache would keep what it read resident (a
+    // 100k-lease store restarted with +68 instead of +43 MiB RSS). Then open it for use; nothing wrote in
+    // between (redb locks the file, and this process opens it only here).
+    {
+        let mut check = Builder::new();
+        check.set_cache_size(CHECK_CACHE_BYTES);
+        check.set_check_integrity_on_open(true);
+        drop(check.open(path).map_err(|e| map_db(path, e))?);
+    }
+    let mut db = builder(kind).open(path).map_err(|e| map_db(path, e))?;
     check_header(&db, path, kind)?;
     maybe_compact(&mut db, path)?;
     Ok(db)

@@ -592,7 +592,7 @@ mod tests {
     }
 
     /// Applies skip the fsync; a clean shutdown makes the state machine durable so the next open serves
-    /// reads at once, while a state machine rolled back behind the log makes reads wait for Raft.
+    /// reads at once, while a state machine rolled back behind the log is caught up before any read is served.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn reads_wait_only_when_state_machine_lags_the_log() {
         let dir = tempfile::tempdir().unwrap();
@@ -619,7 +619,10 @@ mod tests {
 
         std::fs::copy(old.path().join("sm.redb"), dir.path().join("sm.redb")).unwrap();
         let store = RaftStore::open(cfg(dir.path())).await.unwrap();
-        assert!(store.inner.reads_wait_ready);
+        // Whether reads had to wait depends on a race the store does not control: Raft re-applies the
+        // committed tail while it starts, and may be done before the store compares the two files (then
+        // nothing needs waiting for). Either way no read may miss "b"; a failed test run under load caught
+        // the assertion that they always wait.
         assert_eq!(store.get("b").await.unwrap(), Some(vec![2]));
         assert_eq!(store.get("seq").await.unwrap(), Some(vec![7]));
         store.shutdown().await.unwrap();
