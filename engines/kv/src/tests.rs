@@ -1,13 +1,14 @@
 //! Handler tests through the public factory, with requests built as the core builds them.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use engine_sdk::testing::ManualClock;
 use engine_sdk::{
-    BackendConfig, Clock, EngineError, LogicalBackend, MountInfo, Op, Operation, PathRouter,
-    Request, Response, RouteMatch, Storage, StorageError, View,
+    BackendConfig, EngineError, LogicalBackend, MountInfo, Op, Operation, PathRouter, Request,
+    Response, RouteMatch, Storage, StorageError, View,
 };
 use serde_json::{Map, Value, json};
 
@@ -32,21 +33,6 @@ impl Storage for Plain {
     }
     async fn batch(&self, ops: Vec<Op>) -> Result<(), StorageError> {
         storage::Backend::batch(&self.0, ops).await
-    }
-}
-
-/// A clock tests move by hand.
-struct TestClock(Mutex<SystemTime>);
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl TestClock {
-    fn advance(&self, d: Duration) {
-        *self.0.lock().unwrap() += d;
     }
 }
 
@@ -83,7 +69,7 @@ struct H {
     backend: Arc<dyn LogicalBackend>,
     router: PathRouter,
     view: View,
-    clock: TestClock,
+    clock: ManualClock,
     mount: MountInfo,
 }
 
@@ -99,9 +85,7 @@ impl H {
             backend,
             router,
             view,
-            clock: TestClock(Mutex::new(
-                UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789),
-            )),
+            clock: ManualClock::at(UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789)),
             mount: mount(version),
         })
     }

@@ -41,3 +41,38 @@ impl crate::SystemView for NoSystem {
         ))
     }
 }
+
+/// A [`Clock`](crate::Clock) the tests move by hand, so TTL logic is tested without sleeping.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<std::time::SystemTime>);
+
+impl ManualClock {
+    /// A clock reading the current time until it is moved.
+    #[must_use]
+    pub fn now_real() -> Self {
+        Self::at(std::time::SystemTime::now())
+    }
+
+    /// A clock reading `t` until it is moved.
+    #[must_use]
+    pub fn at(t: std::time::SystemTime) -> Self {
+        Self(std::sync::Mutex::new(t))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += by;
+    }
+}
+
+impl crate::Clock for ManualClock {
+    fn now(&self) -> std::time::SystemTime {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -11,32 +11,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use engine_sdk::testing::ManualClock;
 use engine_sdk::{
     Auth, BackendConfig, Clock, EngineError, LeaseRequest, LogicalBackend, MountInfo, Op,
     Operation, PathRouter, PeriodicRequest, Request, Response, Storage, StorageError, View,
 };
 use serde_json::{Map, Value, json};
 use storage::testing::PlainMem;
-
-/// A clock that moves only when told to.
-struct TestClock(Mutex<SystemTime>);
-
-impl TestClock {
-    fn new() -> Self {
-        Self(Mutex::new(
-            SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-        ))
-    }
-    fn advance(&self, d: Duration) {
-        *self.0.lock().unwrap() += d;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
 
 /// Storage that yields to the scheduler before every operation, so concurrent requests really interleave.
 struct Yielding(Arc<dyn Storage>);
@@ -70,7 +51,7 @@ struct Harness {
     router: PathRouter,
     view: View,
     mount: MountInfo,
-    clock: TestClock,
+    clock: ManualClock,
     remote: Mutex<Option<SocketAddr>>,
 }
 
@@ -102,7 +83,7 @@ impl Harness {
             router,
             view,
             mount,
-            clock: TestClock::new(),
+            clock: ManualClock::at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             remote: Mutex::new(Some("127.0.0.1:50000".parse().unwrap())),
         }
     }

@@ -12,8 +12,9 @@ mod server;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
+use engine_sdk::testing::ManualClock;
 use engine_sdk::{
     Auth, BackendConfig, Clock, EngineError, LeaseRequest, LogicalBackend, MountInfo, Operation,
     PathRouter, Request, Response, View,
@@ -24,25 +25,9 @@ use storage::testing::PlainMem;
 use keys::{RSA_SPKI_PEM, TestKey, hmac_token, unsigned_token};
 use server::KeyServer;
 
-/// A clock that moves only when told to.
-struct TestClock(Mutex<SystemTime>);
-
-impl TestClock {
-    fn new() -> Self {
-        Self(Mutex::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000)))
-    }
-    fn advance(&self, d: Duration) {
-        *self.0.lock().unwrap() += d;
-    }
-    fn unix(&self) -> i64 {
-        self.now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
+/// The clock's time as JWT `exp`/`iat` seconds.
+fn unix(clock: &ManualClock) -> i64 {
+    i64::try_from(clock.unix()).unwrap()
 }
 
 struct Harness {
@@ -50,7 +35,7 @@ struct Harness {
     router: PathRouter,
     view: View,
     mount: MountInfo,
-    clock: TestClock,
+    clock: ManualClock,
     remote: Mutex<Option<SocketAddr>>,
 }
 
@@ -74,7 +59,7 @@ impl Harness {
             router,
             view,
             mount,
-            clock: TestClock::new(),
+            clock: ManualClock::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
             remote: Mutex::new(Some("127.0.0.1:50000".parse().unwrap())),
         }
     }
@@ -131,7 +116,7 @@ impl Harness {
 
     /// Standard claims valid now, plus `extra`.
     fn claims(&self, extra: Value) -> Value {
-        let now = self.clock.unix();
+        let now = unix(&self.clock);
         let mut c = json!({"iss": "https://issuer.test", "sub": "user-1", "aud": "coffer",
                            "iat": now, "nbf": now, "exp": now + 300});
         for (k, v) in extra.as_object().unwrap() {
@@ -294,7 +279,7 @@ async fn none_and_hmac_tokens_are_refused() {
 async fn time_claims_with_leeways() {
     let key = TestKey::p256("k");
     let h = Harness::with_static_keys(&[&key]).await;
-    let now = h.clock.unix();
+    let now = unix(&h.clock);
     // Expired 30 s ago: inside the default 60 s clock skew leeway.
     h.login(
         "r",
@@ -353,7 +338,7 @@ async fn time_claims_with_leeways() {
     h.write("role/r", json!({"clock_skew_leeway": -1}))
         .await
         .unwrap();
-    let now = h.clock.unix();
+    let now = unix(&h.clock);
     assert!(
         invalid_msg(
             h.login(
@@ -1009,7 +994,7 @@ async fn refusals_are_logged_with_the_reason_and_never_the_token() {
     let h = Harness::with_static_keys(&[&key]).await;
     let forged = TestKey::p256("who").sign(&h.claims(json!({})));
     assert_eq!(invalid_msg(h.login("r", &forged).await), BAD_SIGNATURE);
-    let expired = key.sign(&h.claims(json!({"exp": h.clock.unix() - 3600, "iat": 1, "nbf": 1})));
+    let expired = key.sign(&h.claims(json!({"exp": unix(&h.clock) - 3600, "iat": 1, "nbf": 1})));
     invalid_msg(h.login("r", &expired).await);
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();

@@ -535,9 +535,12 @@ async fn a_corrupt_lease_is_parked_listed_and_only_forgotten_by_force() {
     assert!(u.expiration.ids_under("secret/").await.unwrap().is_empty());
 }
 
-/// A cluster whose leadership the test flips.
+/// A cluster whose leadership the test flips; it counts how often the background tasks asked who leads.
 #[derive(Default)]
-struct FlipCluster(std::sync::atomic::AtomicBool);
+struct FlipCluster(
+    std::sync::atomic::AtomicBool,
+    std::sync::atomic::AtomicUsize,
+);
 
 #[async_trait::async_trait]
 impl crate::Cluster for FlipCluster {
@@ -548,6 +551,7 @@ impl crate::Cluster for FlipCluster {
         true
     }
     fn status(&self) -> crate::ClusterStatus {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         crate::ClusterStatus {
             is_leader: self.0.load(std::sync::atomic::Ordering::SeqCst),
             ..crate::ClusterStatus::default()
@@ -561,11 +565,16 @@ impl crate::Cluster for FlipCluster {
 
 #[tokio::test]
 async fn expiry_runs_only_on_the_leader() {
+    use std::sync::atomic::Ordering;
     let cluster = Arc::new(FlipCluster::default());
+    let clock = Arc::new(engine_sdk::testing::ManualClock::now_real());
     let core = Core::new(
         Arc::new(storage::InMem::new()),
         cluster.clone(),
-        CoreOptions::default(),
+        CoreOptions {
+            clock: clock.clone(),
+            ..CoreOptions::default()
+        },
     )
     .await
     .unwrap();
@@ -580,12 +589,17 @@ async fn expiry_runs_only_on_the_leader() {
     let u = core.unsealed().unwrap();
     let key = u.tokens.key_of(&token).await.unwrap();
 
-    // A follower leaves the expired token alone (the leader's job) ...
-    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    // The token is past its TTL; a follower's background tasks tick (each asks who leads) and leave it alone.
+    clock.advance(std::time::Duration::from_secs(120));
+    let asked = cluster.1.load(Ordering::SeqCst);
+    poll_until("the follower's tasks to tick twice each", || {
+        cluster.1.load(Ordering::SeqCst) >= asked + 4
+    })
+    .await;
     assert!(u.tokens.lookup_by_key(&key).await.unwrap().is_some());
 
-    // ... and on taking the lead the worker restores the index and revokes it.
-    cluster.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    // On taking the lead the worker restores the index and revokes it.
+    cluster.0.store(true, Ordering::SeqCst);
     let mut gone = false;
     for _ in 0..100 {
         if u.tokens.lookup_by_key(&key).await.unwrap().is_none() {
@@ -595,6 +609,18 @@ async fn expiry_runs_only_on_the_leader() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(gone, "the new leader revoked the expired token");
+}
+
+/// Waits (at most 10 s, checking every 20 ms) for `done`.
+async fn poll_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Issues a leased secret whose "created, not leased yet" record the core must delete with the lease.

@@ -1,28 +1,15 @@
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::{Clock, CoreOptions, Standalone, Token};
+use engine_sdk::testing::ManualClock;
 
-/// A clock the tests move by hand.
-struct TestClock(Mutex<SystemTime>);
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl TestClock {
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
+use crate::{CoreOptions, Standalone, Token};
 
 /// A dev core (root token `root`) on `clock`.
-async fn dev_core(clock: Arc<TestClock>) -> Arc<Core> {
+async fn dev_core(clock: Arc<ManualClock>) -> Arc<Core> {
     let core = Core::new(
         Arc::new(storage::InMem::new()),
         Arc::new(Standalone::default()),
@@ -38,7 +25,7 @@ async fn dev_core(clock: Arc<TestClock>) -> Arc<Core> {
 }
 
 async fn core() -> Arc<Core> {
-    dev_core(Arc::new(TestClock(Mutex::new(SystemTime::now())))).await
+    dev_core(Arc::new(ManualClock::now_real())).await
 }
 
 fn req(op: Operation, path: &str, token: Option<&str>, data: Value) -> Request {
@@ -580,7 +567,7 @@ async fn wrapping_token_validation() {
 
 #[tokio::test]
 async fn expired_wrapping_tokens_are_invalid() {
-    let clock = Arc::new(TestClock(Mutex::new(SystemTime::now())));
+    let clock = Arc::new(ManualClock::now_real());
     let core = dev_core(clock.clone()).await;
     let info = wrap_data(&core, json!({"x": 1}), Duration::from_secs(10)).await;
     clock.advance(Duration::from_secs(9));
