@@ -33,7 +33,7 @@ fn pending_key(name: &str) -> String {
 }
 
 /// Whether `settings` can log in (a one-off connection, closed afterwards).
-async fn check(settings: &ConnectionSettings) -> Result<(), DriverError> {
+pub(crate) async fn check(settings: &ConnectionSettings) -> Result<(), DriverError> {
     let d = driver::open(settings)?;
     let result = d.verify().await;
     d.close().await;

@@ -2,7 +2,9 @@
 //! role is due. A failed rotation is retried with exponential backoff, each time with a fresh password. Before
 //! the database is changed the role is marked `rotation_started` in storage; a crash before the new password
 //! is stored leaves that mark, and the next tick rotates the role again (no rotation statement needs the old
-//! password), so the stored password is never wrong for longer than one tick after a restart.
+//! password), so the stored password is never wrong for longer than one tick after a restart. A rotation whose
+//! statements fail after the database took the new password (MySQL commits each statement) keeps that
+//! password, since it is the one that logs in, and records the error.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::backend::DatabaseBackend;
 use crate::cron::Schedule;
-use crate::driver::SetPassword;
+use crate::driver::{DriverError, SetPassword};
 use crate::error::DbError;
 use crate::paths;
 use crate::secret_creds::unix;
@@ -68,17 +70,31 @@ pub(crate) async fn rotate_locked(
         let password = Zeroizing::new(system.generate_password(&config.password_policy).await?);
         role.rotation_started = unix(clock.now());
         store::save(view, &key(name), &*role).await?;
-        driver
+        let set = driver
             .set_password(SetPassword {
                 username: &role.username,
                 password: &password,
                 statements: &role.rotation_statements,
             })
-            .await?;
-        Ok::<_, DbError>(password)
+            .await;
+        match set {
+            Ok(()) => Ok::<_, DbError>((password, None)),
+            // The database may have applied the change before the error (MySQL commits each statement, and a
+            // timeout can come after the commit). If the new password logs in, it is the account's password
+            // now and must be stored: otherwise static-creds would hand out one that no longer works, and every
+            // retry would change it again and fail the same way.
+            // Unusable settings (a config error) cannot log anyone in: no need to try.
+            Err(e)
+                if !matches!(e, DriverError::Config(_))
+                    && logs_in(&config, &role.username, &password).await =>
+            {
+                Ok((password, Some(e.to_string())))
+            }
+            Err(e) => Err(e.into()),
+        }
     };
     match attempt.await {
-        Ok(password) => {
+        Ok((password, applied_despite)) => {
             let now = clock.now();
             password.as_str().clone_into(&mut role.password);
             role.last_rotation_ms = now
@@ -87,10 +103,15 @@ pub(crate) async fn rotate_locked(
                 .unwrap_or(0);
             role.next_rotation = next_rotation(role, now)?;
             role.rotation_started = 0;
-            role.last_error.clear();
             role.failures = 0;
+            role.last_error.clear();
+            if let Some(e) = applied_despite {
+                tracing::warn!(role = %name, error = %e, "static role rotation statements failed after the new password took effect; it is stored");
+                role.last_error = format!("the new password took effect despite: {e}");
+            } else {
+                tracing::info!(role = %name, "static role password rotated");
+            }
             store::save(view, &key(name), &*role).await?;
-            tracing::info!(role = %name, "static role password rotated");
             Ok(())
         }
         Err(e) => {
@@ -117,6 +138,22 @@ pub(crate) async fn rotate_locked(
             Err(e)
         }
     }
+}
+
+/// Whether `username` can log in with `password` on `config`'s database. Only a connection URL that takes the
+/// user from its `{{username}}`/`{{password}}` templates can log in as another user than the root one.
+async fn logs_in(config: &store::DatabaseConfig, username: &str, password: &str) -> bool {
+    let Ok(settings) = config.settings() else {
+        return false;
+    };
+    if !(settings.connection_url.contains("{{username}}")
+        && settings.connection_url.contains("{{password}}"))
+    {
+        return false;
+    }
+    let mut login = settings.with_password(password);
+    username.clone_into(&mut login.username);
+    crate::path_rotate_root::check(&login).await.is_ok()
 }
 
 /// Rotates static role `name` now (waiting for a rotation already running).

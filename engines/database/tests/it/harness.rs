@@ -1,10 +1,11 @@
 //! Drives the backend the way the core does: requests routed through the path table over in-memory storage,
 //! leases renewed and revoked with the secret's internal data.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use engine_sdk::testing::ManualClock;
 use engine_sdk::{
     BackendConfig, Caller, Clock, EngineError, LeaseRequest, LogicalBackend, MountInfo, Op,
     Operation, PathRouter, PeriodicRequest, Request, Response, Secret, Storage, StorageError,
@@ -31,15 +32,6 @@ impl Storage for Plain {
     }
     async fn batch(&self, ops: Vec<Op>) -> Result<(), StorageError> {
         storage::Backend::batch(&self.0, ops).await
-    }
-}
-
-/// A clock tests move by hand.
-pub struct TestClock(Mutex<SystemTime>);
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
     }
 }
 
@@ -83,7 +75,7 @@ pub struct Harness {
     router: PathRouter,
     pub view: View,
     pub mount: MountInfo,
-    pub clock: TestClock,
+    pub clock: ManualClock,
     caller: Caller,
 }
 
@@ -112,7 +104,7 @@ impl Harness {
             router,
             view,
             mount,
-            clock: TestClock(Mutex::new(SystemTime::now())),
+            clock: ManualClock::now_real(),
             caller: Caller {
                 display_name: "token".into(),
                 ..Caller::default()
@@ -121,7 +113,7 @@ impl Harness {
     }
 
     pub fn advance(&self, d: Duration) {
-        *self.clock.0.lock().unwrap() += d;
+        self.clock.advance(d);
     }
 
     /// Routes like the core: 404 for no route, Create when the existence check says the target is new, 405

@@ -172,3 +172,31 @@ async fn static_role_and_root_rotation() {
     h.revoke(&c.secret).await.unwrap();
     h.write("rotate-role/app", json!({})).await.unwrap();
 }
+
+/// MySQL commits each statement: when a later rotation statement fails, the password has changed all the
+/// same. The engine must keep the password that now works (and say what failed), not the old one.
+#[tokio::test]
+async fn rotation_applied_before_a_failing_statement_keeps_the_new_password() {
+    let db = MariaServer::start();
+    db.mariadb("CREATE USER 'svc'@'%' IDENTIFIED BY 'initial-pw'");
+    let h = setup(&db, "mysql-database-plugin").await;
+    h.write(
+        "static-roles/app",
+        json!({"db_name": "my", "username": "svc", "rotation_period": "24h",
+               "rotation_statements": [
+                   "ALTER USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'",
+                   "SELECT * FROM no_such_db.no_such_table"]}),
+    )
+    .await
+    .unwrap();
+    for round in 0..2 {
+        let creds = h.read("static-creds/app").await.unwrap();
+        let password = creds["password"].as_str().unwrap();
+        db.mariadb_as("svc", password, "SELECT 1")
+            .unwrap_or_else(|e| panic!("round {round}: the stored password does not log in: {e}"));
+        let error = creds["last_rotation_error"].as_str().unwrap();
+        assert!(error.contains("no_such_db"), "{error}");
+        h.write("rotate-role/app", json!({})).await.unwrap();
+    }
+    assert!(db.mariadb_as("svc", "initial-pw", "SELECT 1").is_err());
+}
