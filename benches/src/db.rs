@@ -307,6 +307,84 @@ pub async fn drop_users(db: Db, role: &str) -> Result<usize> {
     })
 }
 
+/// Users the raw MariaDB baseline creates: `cbench-myb-<client>-<n>`.
+const MYSQL_BASELINE_PATTERN: &str = "cbench-myb-%";
+
+/// A raw MariaDB run of `mysql-creds`' statements ([`MYSQL_CREATE`]) by plain `mysql` clients.
+#[derive(Debug, Clone)]
+pub struct MysqlBaseline {
+    /// Users created (each with its GRANT) per second.
+    pub rate: f64,
+    /// Users created.
+    pub users: usize,
+    /// Accounts MariaDB held before the run: thousands of them (leftovers of an earlier run) slow every
+    /// `CREATE USER` down, so the note shows the count.
+    pub accounts_before: usize,
+}
+
+/// Runs [`MYSQL_CREATE`] (a fresh user name each time) from `clients` concurrent `mysql` clients for
+/// `duration`, then counts the users they created and drops them: what MariaDB itself reaches with the
+/// statements a `mysql-creds` credential costs, at the same concurrency (no server in between).
+pub async fn mysql_baseline(clients: usize, duration: Duration) -> Result<MysqlBaseline> {
+    mysql_drop_users(MYSQL_BASELINE_PATTERN).await?;
+    let accounts_before = mysql("SELECT COUNT(*) FROM mysql.user")
+        .await?
+        .trim()
+        .parse()
+        .context("account count of MariaDB")?;
+    let started = std::time::Instant::now();
+    let mut children = Vec::with_capacity(clients);
+    for client in 0..clients {
+        let mut child = Command::new("mysql")
+            .args(MYSQL_CLIENT_ARGS)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("run the mysql client")?;
+        let mut stdin = child.stdin.take().context("mysql client stdin")?;
+        // Statements are fed as fast as the client takes them, until it is killed (the write then fails).
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for n in 0u64.. {
+                let name = format!("cbench-myb-{client}-{n}");
+                let sql = MYSQL_CREATE
+                    .replace("{{name}}", &name)
+                    .replace("{{password}}", "A1a-mysql-baseline-pw");
+                if stdin
+                    .write_all(format!("{sql}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        children.push(child);
+    }
+    tokio::time::sleep(duration).await;
+    for child in &mut children {
+        let _ = child.kill().await;
+    }
+    let elapsed = started.elapsed();
+    let count = mysql(&format!(
+        "SELECT COUNT(*) FROM mysql.user WHERE user LIKE '{MYSQL_BASELINE_PATTERN}'"
+    ))
+    .await;
+    let dropped = mysql_drop_users(MYSQL_BASELINE_PATTERN).await;
+    let users: usize = count?
+        .trim()
+        .parse()
+        .context("user count of the MariaDB baseline")?;
+    dropped?;
+    Ok(MysqlBaseline {
+        rate: users as f64 / elapsed.as_secs_f64(),
+        users,
+        accounts_before,
+    })
+}
+
 /// A `pgbench` run of [`PGBENCH_SCRIPT`].
 #[derive(Debug, Clone)]
 pub struct Pgbench {

@@ -33,7 +33,12 @@ pub fn load_workloads(opts: &DbOptions) -> Vec<Box<dyn Workload>> {
 }
 
 /// Database figures that are not load workloads, in report order.
-pub const ONE_SHOT_FIGURES: &[&str] = &["pgbench-baseline", "revoke-prefix", "lease-restore"];
+pub const ONE_SHOT_FIGURES: &[&str] = &[
+    "pgbench-baseline",
+    "mysql-baseline",
+    "revoke-prefix",
+    "lease-restore",
+];
 
 /// `GET database/creds/<role>`: a new database user per request.
 pub struct Creds {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::db::{self, DbOptions, Pgbench};
+use crate::db::{self, DbOptions, MysqlBaseline, Pgbench};
 use crate::db_figures;
 use crate::measure::{self, FsyncBaseline, median, percentile};
 use crate::report::{Better, Cell, Goal, Measured, Report, Row};
@@ -20,7 +20,7 @@ pub const FIXED_FIGURES: &[&str] = &["start", "start-durable", "rss", "fsync"];
 pub const EXPENSIVE_FIGURES: &[&str] = &["lease-restore"];
 
 /// Figures that do not depend on the server under test (run once).
-const SERVERLESS_FIGURES: &[&str] = &["fsync", "pgbench-baseline"];
+const SERVERLESS_FIGURES: &[&str] = &["fsync", "pgbench-baseline", "mysql-baseline"];
 
 /// `pg-creds` as a share of `pgbench` (in %) the issue asks Coffer to reach.
 const PGBENCH_SHARE_GOAL: f64 = 70.0;
@@ -201,6 +201,20 @@ pub async fn run(cfg: &Config) -> Result<Report> {
         None
     };
 
+    let mysql_baseline = if cfg.wants("mysql-baseline") {
+        let res = db::mysql_baseline(cfg.db.concurrency, cfg.load.duration).await;
+        if let Ok(b) = &res {
+            report.notes.push(format!(
+                "mysql-baseline: CREATE USER + GRANT (mysql-creds' statements) from {} mysql clients: {} users, \
+                 {:.0}/s (users dropped afterwards); MariaDB held {} accounts before (thousands slow CREATE USER)",
+                cfg.db.concurrency, b.users, b.rate, b.accounts_before
+            ));
+        }
+        Some(res)
+    } else {
+        None
+    };
+
     let mut coffer = SideResults::default();
     let mut openbao = SideResults::default();
     for (label, program, side) in [
@@ -241,11 +255,38 @@ pub async fn run(cfg: &Config) -> Result<Report> {
                 report.rows.extend(pgbench.as_ref().map(pgbench_row));
                 continue;
             }
+            "mysql-baseline" if cfg.wants("mysql-creds") => continue,
+            "mysql-baseline" => {
+                report
+                    .rows
+                    .extend(mysql_baseline.as_ref().map(mysql_baseline_row));
+                continue;
+            }
             _ => {}
         }
         // Built before the pg-creds cells are taken, shown after their rows.
-        let pgbench_rows = match (figure.as_str(), &pgbench) {
-            ("pg-creds", Some(b)) => vec![pgbench_row(b), pgbench_share_row(b, &coffer, &openbao)],
+        let pgbench_rows = match (figure.as_str(), &pgbench, &mysql_baseline) {
+            ("pg-creds", Some(b), _) => vec![
+                pgbench_row(b),
+                share_row(
+                    "pg-creds % of pgbench",
+                    "pg-creds",
+                    b.as_ref().ok().map(|b| b.tps),
+                    Some(Goal::AtLeast(PGBENCH_SHARE_GOAL)),
+                    (&coffer, &openbao),
+                ),
+            ],
+            // No goal: the issue sets none for MySQL's share.
+            ("mysql-creds", _, Some(b)) => vec![
+                mysql_baseline_row(b),
+                share_row(
+                    "mysql-creds % of baseline",
+                    "mysql-creds",
+                    b.as_ref().ok().map(|b| b.rate),
+                    None,
+                    (&coffer, &openbao),
+                ),
+            ],
             _ => Vec::new(),
         };
         let (unit, better) = shape(figure);
@@ -291,19 +332,39 @@ pub async fn run(cfg: &Config) -> Result<Report> {
 
 /// The `pgbench` row: one value for both servers, no advantage.
 fn pgbench_row(res: &Result<Pgbench>) -> Row {
-    let cell = match res {
-        Ok(b) => {
+    baseline_row(
+        "pgbench-baseline",
+        res.as_ref().map(|b| {
             let (p50_ms, p99_ms) = b.p50_p99_ms();
-            Cell::Value(Measured {
+            Measured {
                 value: b.tps,
                 p50_ms,
                 p99_ms,
-            })
-        }
+            }
+        }),
+    )
+}
+
+/// The raw MariaDB row: one value for both servers, no advantage.
+fn mysql_baseline_row(res: &Result<MysqlBaseline>) -> Row {
+    baseline_row(
+        "mysql-baseline",
+        res.as_ref().map(|b| Measured {
+            value: b.rate,
+            p50_ms: None,
+            p99_ms: None,
+        }),
+    )
+}
+
+/// A database's own rate (measured once, without a server): the same cell in both columns.
+fn baseline_row(workload: &str, measured: Result<Measured, &anyhow::Error>) -> Row {
+    let cell = match measured {
+        Ok(m) => Cell::Value(m),
         Err(e) => Cell::Failed(format!("{e:#}")),
     };
     Row {
-        workload: "pgbench-baseline".to_owned(),
+        workload: workload.to_owned(),
         unit: "req/s",
         better: Better::Neither,
         target: None,
@@ -312,17 +373,23 @@ fn pgbench_row(res: &Result<Pgbench>) -> Row {
     }
 }
 
-/// Each server's `pg-creds` rate as a percentage of the `pgbench` rate.
-fn pgbench_share_row(res: &Result<Pgbench>, coffer: &SideResults, openbao: &SideResults) -> Row {
-    let share = |side: &SideResults| match (res, side.value_of("pg-creds")) {
-        (Ok(b), Some(rate)) if b.tps > 0.0 => value(rate / b.tps * 100.0),
+/// Each server's `figure` rate as a percentage of the database's own rate `baseline` (when measured).
+fn share_row(
+    workload: &str,
+    figure: &str,
+    baseline: Option<f64>,
+    target: Option<Goal>,
+    (coffer, openbao): (&SideResults, &SideResults),
+) -> Row {
+    let share = |side: &SideResults| match (baseline, side.value_of(figure)) {
+        (Some(base), Some(rate)) if base > 0.0 => value(rate / base * 100.0),
         _ => Cell::NotRun,
     };
     Row {
-        workload: "pg-creds % of pgbench".to_owned(),
+        workload: workload.to_owned(),
         unit: "%",
         better: Better::Neither,
-        target: Some(Goal::AtLeast(PGBENCH_SHARE_GOAL)),
+        target,
         coffer: share(coffer),
         openbao: share(openbao),
     }
