@@ -756,6 +756,10 @@ impl TestServer {
             }
             cmd.env("HOME", self.dir.path());
         }
+        // Debugging a flaky test: `COFFER_TEST_SERVER_LOG=debug` raises the servers' log level.
+        if let Ok(level) = std::env::var("COFFER_TEST_SERVER_LOG") {
+            cmd.env("COFFER_LOG", level);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

@@ -126,10 +126,35 @@ pub(crate) struct Unsealed {
     pub(crate) active_since: SystemTime,
     /// Background keyring auto-rotation; aborted when this is dropped (on seal).
     _rotation: AbortOnDrop,
-    /// The lease expiry worker; aborted when this is dropped (on seal).
-    _expiry: AbortOnDrop,
-    /// The engines' periodic work; aborted when this is dropped (on seal).
-    _periodic: AbortOnDrop,
+    /// The lease expiry worker and the engines' periodic work; aborted when this is dropped (on seal).
+    background: std::sync::OnceLock<[AbortOnDrop; 2]>,
+}
+
+impl Unsealed {
+    /// Starts the tasks that hold a `Weak` to this state. Only once the `Arc` exists: a task started while it
+    /// was being built (`Arc::new_cyclic`) could find the `Weak` dead, take the core for sealed and stop for
+    /// good, leaving leases to never expire.
+    fn start_background(self: &Arc<Self>, clock: Arc<dyn crate::Clock>, cluster: Arc<dyn Cluster>) {
+        let weak = Arc::downgrade(self);
+        let _ = self.background.set([
+            AbortOnDrop(Some(tokio::spawn(
+                self.expiration.clone().run(weak.clone(), cluster.clone()),
+            ))),
+            AbortOnDrop(Some(tokio::spawn(crate::periodic::run(
+                weak, clock, cluster,
+            )))),
+        ]);
+    }
+
+    /// Whether the background tasks are running (none has stopped).
+    #[cfg(test)]
+    pub(crate) fn background_running(&self) -> bool {
+        self.background.get().is_some_and(|tasks| {
+            tasks
+                .iter()
+                .all(|t| t.0.as_ref().is_some_and(|h| !h.is_finished()))
+        })
+    }
 }
 
 /// What unsealing builds.
@@ -518,32 +543,24 @@ impl Core {
                 expiration,
             }) => {
                 let rotation = self.spawn_rotation_check();
-                self.state
-                    .store(Arc::new(State::Unsealed(Arc::new_cyclic(|weak| {
-                        Unsealed {
-                            _expiry: AbortOnDrop(Some(tokio::spawn(
-                                expiration.clone().run(weak.clone(), self.cluster.clone()),
-                            ))),
-                            _periodic: AbortOnDrop(Some(tokio::spawn(crate::periodic::run(
-                                weak.clone(),
-                                self.opts.clock.clone(),
-                                self.cluster.clone(),
-                            )))),
-                            expiration,
-                            seal: cfg,
-                            tokens,
-                            mounts,
-                            policies,
-                            identity,
-                            system: crate::system::CoreSystem {
-                                storage: self.barrier.clone(),
-                                metrics: self.opts.metrics.clone(),
-                            },
-                            cluster,
-                            active_since: self.now(),
-                            _rotation: rotation,
-                        }
-                    }))));
+                let unsealed = Arc::new(Unsealed {
+                    expiration,
+                    seal: cfg,
+                    tokens,
+                    mounts,
+                    policies,
+                    identity,
+                    system: crate::system::CoreSystem {
+                        storage: self.barrier.clone(),
+                        metrics: self.opts.metrics.clone(),
+                    },
+                    cluster,
+                    active_since: self.now(),
+                    _rotation: rotation,
+                    background: std::sync::OnceLock::new(),
+                });
+                unsealed.start_background(self.opts.clock.clone(), self.cluster.clone());
+                self.state.store(Arc::new(State::Unsealed(unsealed)));
                 tracing::info!("core unsealed");
                 Ok(self.seal_status())
             }

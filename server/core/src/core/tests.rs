@@ -100,6 +100,24 @@ async fn init_unseal_seal_cycle() {
     ));
 }
 
+/// Regression: the expiry and periodic tasks were spawned while the unsealed state was still being built, so on
+/// a multi-threaded runtime one could start, find its `Weak` dead, and stop for good (leases never expired).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_tasks_survive_every_unseal() {
+    let core = core().await;
+    let init = core.initialize(init_req(1, 1)).await.unwrap();
+    for round in 0..40 {
+        core.unseal(Some(&init.keys[0]), false).await.unwrap();
+        // Give the tasks their first tick (an immediate one), where a dead `Weak` made them return.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert!(
+            core.unsealed().unwrap().background_running(),
+            "a background task stopped after unseal {round}"
+        );
+        core.seal().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn wrong_shares_reset_progress_and_stay_sealed() {
     let core = core().await;
