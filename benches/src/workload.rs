@@ -278,7 +278,10 @@ pub async fn run_load(
         server_cpu_pct: crate::measure::cpu_percent(server0, server1, wall),
         server_cpu: server1.saturating_sub(server0),
     };
-    let mut last_done = end;
+    // The window ends with the last measured request: at the deadline normally, earlier when the request cap
+    // (e.g. `revoke-one` running out of leases) stopped every client first. Starting from `end` instead would
+    // count the idle rest of the duration and understate the rate.
+    let mut last_done = measure_from;
     for task in tasks {
         let t = task.await.context("load client task failed")?;
         result.errors += t.errors;
@@ -286,7 +289,7 @@ pub async fn run_load(
             result.first_error = t.first_error;
         }
         result.latencies_us.extend_from_slice(&t.latencies_us);
-        last_done = last_done.max(t.last_done.unwrap_or(end));
+        last_done = last_done.max(t.last_done.unwrap_or(measure_from));
     }
     result.latencies_us.sort_unstable();
     result.ok = result.latencies_us.len() as u64;
