@@ -38,9 +38,20 @@ impl Default for FormatOptions {
 struct Hashing<'a> {
     hasher: Option<&'a Hasher>,
     accessors: bool,
+    /// Token and accessor HMACs already computed for this entry: the caller's token and accessor appear twice
+    /// (`auth` and `request`), and an HMAC is the costliest step of formatting.
+    memo: std::cell::RefCell<Vec<(&'a str, String)>>,
 }
 
-impl Hashing<'_> {
+impl<'a> Hashing<'a> {
+    fn new(hasher: Option<&'a Hasher>, accessors: bool) -> Self {
+        Self {
+            hasher,
+            accessors,
+            memo: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
     fn secret(&self, s: &str) -> String {
         match self.hasher {
             Some(h) if !s.is_empty() => h.hash(s),
@@ -48,9 +59,23 @@ impl Hashing<'_> {
         }
     }
 
-    fn accessor(&self, s: &str) -> String {
+    /// [`Hashing::secret`] of a token or accessor, remembered for the rest of the entry.
+    fn token(&self, s: &'a str) -> String {
+        if self.hasher.is_none() || s.is_empty() {
+            return s.to_owned();
+        }
+        let mut memo = self.memo.borrow_mut();
+        if let Some((_, hashed)) = memo.iter().find(|(raw, _)| *raw == s) {
+            return hashed.clone();
+        }
+        let hashed = self.secret(s);
+        memo.push((s, hashed.clone()));
+        hashed
+    }
+
+    fn accessor(&self, s: &'a str) -> String {
         if self.accessors {
-            self.secret(s)
+            self.token(s)
         } else {
             s.to_owned()
         }
@@ -58,14 +83,14 @@ impl Hashing<'_> {
 
     fn data(
         &self,
-        data: &Option<Map<String, Value>>,
+        data: Option<&Map<String, Value>>,
         ignored: &[String],
     ) -> Option<Map<String, Value>> {
-        let mut data = data.clone()?;
-        if let Some(h) = self.hasher {
-            h.hash_map(&mut data, ignored);
-        }
-        Some(data)
+        let data = data?;
+        Some(match self.hasher {
+            Some(h) => h.hashed_map(data, ignored),
+            None => data.clone(),
+        })
     }
 }
 
@@ -81,10 +106,9 @@ pub(crate) fn format(
 
 /// The entry `input` becomes on a device with `opts` and salt `hasher`.
 pub(crate) fn entry(input: &AuditInput, opts: FormatOptions, hasher: &Hasher) -> Entry {
-    let h = Hashing {
-        hasher: (!opts.log_raw).then_some(hasher),
-        accessors: opts.hmac_accessor,
-    };
+    // Declared before `h`, which may borrow from it.
+    let no_auth = AuthInfo::default();
+    let h = Hashing::new((!opts.log_raw).then_some(hasher), opts.hmac_accessor);
     let request = request(&input.request, &h, &input.non_hmac_request_keys);
     let response = (input.kind == EntryKind::Response).then(|| {
         let elide = opts.elide_list_responses && input.request.operation == "list";
@@ -100,7 +124,7 @@ pub(crate) fn entry(input: &AuditInput, opts: FormatOptions, hasher: &Hasher) ->
     let auth = input
         .auth
         .as_ref()
-        .map_or_else(|| auth(&AuthInfo::default(), &h), |a| auth(a, &h));
+        .map_or_else(|| auth(&no_auth, &h), |a| auth(a, &h));
     Entry {
         time: rfc3339_nano(input.time),
         kind: input.kind.as_str().to_owned(),
@@ -112,9 +136,9 @@ pub(crate) fn entry(input: &AuditInput, opts: FormatOptions, hasher: &Hasher) ->
     }
 }
 
-fn auth(a: &AuthInfo, h: &Hashing<'_>) -> EntryAuth {
+fn auth<'a>(a: &'a AuthInfo, h: &Hashing<'a>) -> EntryAuth {
     EntryAuth {
-        client_token: h.secret(&a.client_token),
+        client_token: h.token(&a.client_token),
         accessor: h.accessor(&a.accessor),
         display_name: a.display_name.clone(),
         policies: a.policies.clone(),
@@ -148,7 +172,7 @@ fn auth(a: &AuthInfo, h: &Hashing<'_>) -> EntryAuth {
     }
 }
 
-fn request(r: &RequestInfo, h: &Hashing<'_>, non_hmac: &[String]) -> EntryRequest {
+fn request<'a>(r: &'a RequestInfo, h: &Hashing<'a>, non_hmac: &[String]) -> EntryRequest {
     let headers = r
         .headers
         .iter()
@@ -168,7 +192,7 @@ fn request(r: &RequestInfo, h: &Hashing<'_>, non_hmac: &[String]) -> EntryReques
         mount_point: r.mount_point.clone(),
         mount_type: r.mount_type.clone(),
         mount_accessor: r.mount_accessor.clone(),
-        client_token: h.secret(&r.client_token),
+        client_token: h.token(&r.client_token),
         client_token_accessor: h.accessor(&r.client_token_accessor),
         namespace: Some(EntryNamespace {
             id: if r.namespace.is_empty() {
@@ -179,7 +203,7 @@ fn request(r: &RequestInfo, h: &Hashing<'_>, non_hmac: &[String]) -> EntryReques
             path: String::new(),
         }),
         path: r.path.clone(),
-        data: h.data(&r.data, non_hmac),
+        data: h.data(r.data.as_ref(), non_hmac),
         remote_address: r.remote_address.clone(),
         remote_port: r.remote_port,
         wrap_ttl: r.wrap_ttl,
@@ -187,10 +211,10 @@ fn request(r: &RequestInfo, h: &Hashing<'_>, non_hmac: &[String]) -> EntryReques
     }
 }
 
-fn response(
-    resp: Option<&ResponseInfo>,
+fn response<'a>(
+    resp: Option<&'a ResponseInfo>,
     req: &RequestInfo,
-    h: &Hashing<'_>,
+    h: &Hashing<'a>,
     non_hmac: &[String],
     elide: bool,
 ) -> EntryResponse {
@@ -212,24 +236,23 @@ fn response(
         lease_id: id.clone(),
     });
     // Elide before hashing: no point hashing what is about to be replaced by a count.
-    let data = if elide {
-        r.data.clone().map(|mut d| {
+    out.data = if elide {
+        r.data.clone().and_then(|mut d| {
             elide_list(&mut d);
-            d
+            h.data(Some(&d), non_hmac)
         })
     } else {
-        r.data.clone()
+        h.data(r.data.as_ref(), non_hmac)
     };
-    out.data = h.data(&data, non_hmac);
     out.warnings = r.warnings.clone();
     out.wrap_info = r.wrap_info.as_ref().map(|w| wrap_info(w, h));
     out
 }
 
-fn wrap_info(w: &WrapInfo, h: &Hashing<'_>) -> EntryWrapInfo {
+fn wrap_info<'a>(w: &'a WrapInfo, h: &Hashing<'a>) -> EntryWrapInfo {
     EntryWrapInfo {
         ttl: w.ttl,
-        token: h.secret(&w.token),
+        token: h.token(&w.token),
         accessor: h.accessor(&w.accessor),
         creation_time: rfc3339_nano(w.creation_time),
         creation_path: w.creation_path.clone(),

@@ -28,26 +28,34 @@ impl Hasher {
         out
     }
 
-    /// Replaces every string value in `data` (recursively; keys untouched) by its HMAC, except under a key in
-    /// `ignored`. As in OpenBao, the key that counts is the nearest enclosing object key: a string inside an
-    /// array is governed by the array's key, a string in a nested object by its own key.
-    pub(crate) fn hash_map(&self, data: &mut Map<String, Value>, ignored: &[String]) {
-        for (k, v) in data.iter_mut() {
-            let skip = ignored.iter().any(|i| i == k);
-            self.hash_value(v, ignored, skip);
-        }
+    /// A copy of `data` with every string value (recursively; keys untouched) replaced by its HMAC, except under
+    /// a key in `ignored`. As in OpenBao, the key that counts is the nearest enclosing object key: a string inside
+    /// an array is governed by the array's key, a string in a nested object by its own key. Built in one pass:
+    /// cloning first and hashing in place would allocate every string twice.
+    pub(crate) fn hashed_map(
+        &self,
+        data: &Map<String, Value>,
+        ignored: &[String],
+    ) -> Map<String, Value> {
+        data.iter()
+            .map(|(k, v)| {
+                let skip = ignored.iter().any(|i| i == k);
+                (k.clone(), self.hashed_value(v, ignored, skip))
+            })
+            .collect()
     }
 
-    fn hash_value(&self, v: &mut Value, ignored: &[String], skip: bool) {
+    fn hashed_value(&self, v: &Value, ignored: &[String], skip: bool) -> Value {
         match v {
-            Value::String(s) if !skip => *s = self.hash(s),
-            Value::Array(items) => {
-                for item in items {
-                    self.hash_value(item, ignored, skip);
-                }
-            }
-            Value::Object(m) => self.hash_map(m, ignored),
-            _ => {}
+            Value::String(s) if !skip => Value::String(self.hash(s)),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.hashed_value(item, ignored, skip))
+                    .collect(),
+            ),
+            Value::Object(m) => Value::Object(self.hashed_map(m, ignored)),
+            other => other.clone(),
         }
     }
 }
@@ -55,12 +63,15 @@ impl Hasher {
 /// Appends `bytes` as lowercase hex (the `hex` crate's encoder goes char by char: several times slower, and this
 /// runs a few times per audited request).
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
-    out.reserve(bytes.len() * 2);
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = Vec::with_capacity(bytes.len() * 2);
+    let digit = |n: u8| DIGITS.get(usize::from(n)).copied().unwrap_or(b'0');
     for b in bytes {
-        out.push(digit(b >> 4));
-        out.push(digit(b & 0x0f));
+        buf.push(digit(b >> 4));
+        buf.push(digit(b & 0x0f));
     }
+    // Only ASCII digits were pushed, so this never fails.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 #[cfg(test)]
@@ -90,7 +101,7 @@ mod tests {
     #[test]
     fn strings_hashed_recursively_and_ignored_keys_follow_the_nearest_key() {
         let h = Hasher::new(&[7u8; 32]);
-        let mut data = json!({
+        let data = json!({
             "password": "hunter2",
             "n": 5, "b": true, "nothing": null,
             "list": ["a", 1, {"inner": "b"}],
@@ -98,10 +109,10 @@ mod tests {
             "nested": {"public": "clear", "other": "hidden"},
             "public_obj": {"deep": "hashed"}
         });
-        let Value::Object(m) = &mut data else {
+        let Value::Object(m) = &data else {
             unreachable!()
         };
-        h.hash_map(m, &["public".into(), "public_obj".into()]);
+        let data = Value::Object(h.hashed_map(m, &["public".into(), "public_obj".into()]));
         assert_eq!(data["password"], json!(h.hash("hunter2")));
         assert_eq!(data["n"], json!(5));
         assert_eq!(data["b"], json!(true));
