@@ -217,6 +217,7 @@ pub async fn run_command(
     .stdout(Stdio::piped())
     .stderr(Stdio::piped())
     .kill_on_drop(true);
+    let started = std::time::Instant::now();
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start `{what}`: {e}"));
@@ -230,6 +231,7 @@ pub async fn run_command(
         .await
         .unwrap_or_else(|_| panic!("`{what}` did not finish within {FIXTURE_TIMEOUT:?}"))
         .unwrap_or_else(|e| panic!("waiting for `{what}`: {e}"));
+    crate::note_slow(what, started.elapsed());
     CmdOutput {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

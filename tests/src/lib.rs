@@ -32,3 +32,25 @@ pub use wait::{poll_blocking, wait_until, wait_until_true};
 
 /// How long a fixture waits for a server to come up, answer or exit before failing the test.
 pub const FIXTURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Debugging slow e2e runs: when `COFFER_TEST_SLOW_LOG` names a file, a fixture step (an external command, a
+/// server start) that took more than 5 s appends a line there. nextest hides a passing test's output, so a
+/// test that passes slowly would otherwise not say which step was slow.
+pub fn note_slow(what: &str, took: std::time::Duration) {
+    use std::io::Write as _;
+    if took < std::time::Duration::from_secs(5) {
+        return;
+    }
+    let Some(path) = std::env::var_os("COFFER_TEST_SLOW_LOG") else {
+        return;
+    };
+    let test = std::thread::current().name().unwrap_or("?").to_owned();
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let what = what.lines().next().unwrap_or_default();
+        let _ = writeln!(f, "{:.1}s {test}: {what}", took.as_secs_f64());
+    }
+}

@@ -203,11 +203,15 @@ impl ServerBuilder {
     /// between [`free_port`] and the server's bind is retried on fresh ports.
     pub async fn start(self) -> anyhow::Result<TestServer> {
         let mut attempt = 1;
+        let started = std::time::Instant::now();
         loop {
             let mut server = self.clone().prepare()?;
             server.spawn()?;
             match server.wait_ready().await {
-                Ok(()) => return Ok(server),
+                Ok(()) => {
+                    crate::note_slow("server start", started.elapsed());
+                    return Ok(server);
+                }
                 Err(e) if attempt < 3 && server.log().contains("in use") => {
                     eprintln!("testkit: port clash, retrying on fresh ports: {e:#}");
                     attempt += 1;
