@@ -50,7 +50,42 @@ pub fn note_slow(what: &str, took: std::time::Duration) {
         .append(true)
         .open(path)
     {
-        let what = what.lines().next().unwrap_or_default();
-        let _ = writeln!(f, "{:.1}s {test}: {what}", took.as_secs_f64());
+        let _ = writeln!(f, "{:.1}s {test}: {}", took.as_secs_f64(), step_name(what));
+    }
+}
+
+/// The command and its subcommand/path words (`bao write auth/approle/role/ci`), without flags, `key=value`
+/// arguments or positional values: those can hold test passwords and tokens, and this goes to the CI log.
+fn step_name(what: &str) -> String {
+    let mut words = what.split_whitespace().filter(|w| !w.starts_with('-'));
+    let mut out: Vec<&str> = words.next().into_iter().collect();
+    out.extend(
+        words
+            .take_while(|w| {
+                !w.contains('=')
+                    && (w.contains('/') || w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+            })
+            .take(3),
+    );
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn step_names_keep_paths_and_drop_values() {
+        assert_eq!(
+            super::step_name(
+                "bao write auth/approle/role/ci token_policies=default secret_id_num_uses=1"
+            ),
+            "bao write auth/approle/role/ci"
+        );
+        assert_eq!(super::step_name("bao login s.Secret123"), "bao login");
+        assert_eq!(
+            super::step_name("bao read -format=json database/creds/ro"),
+            "bao read database/creds/ro"
+        );
+        assert_eq!(super::step_name("python3 (hvac)"), "python3");
+        assert_eq!(super::step_name("server start"), "server start");
     }
 }

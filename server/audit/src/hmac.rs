@@ -64,14 +64,12 @@ impl Hasher {
 /// runs a few times per audited request).
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = Vec::with_capacity(bytes.len() * 2);
-    let digit = |n: u8| DIGITS.get(usize::from(n)).copied().unwrap_or(b'0');
+    let digit = |n: u8| char::from(DIGITS.get(usize::from(n)).copied().unwrap_or(b'0'));
+    out.reserve(bytes.len() * 2);
     for b in bytes {
-        buf.push(digit(b >> 4));
-        buf.push(digit(b & 0x0f));
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0x0f));
     }
-    // Only ASCII digits were pushed, so this never fails.
-    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 #[cfg(test)]
